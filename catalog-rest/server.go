@@ -1,0 +1,272 @@
+// Package catalogrest is an Apache Iceberg REST catalog server. Its state
+// (namespaces and each table's metadata pointer) lives in a store.Store; it
+// writes table metadata files to the tables' object storage itself, and it
+// hands clients the storage settings they need so that a URI is all a client
+// must know.
+package catalogrest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	icebergio "github.com/apache/iceberg-go/io"
+	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers the s3:// file IO
+
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
+)
+
+// Config configures the REST catalog server.
+type Config struct {
+	// Warehouse is the root location under which a namespace created without
+	// a "location" property gets one, e.g. "s3://lakehouse". Required.
+	Warehouse string
+	// ClientProperties are handed to every client, in the /v1/config
+	// defaults and in each load-table config: the S3 endpoint, region,
+	// path-style flag and credentials. Default: none.
+	ClientProperties map[string]string
+	// IOProperties are the FileIO properties the server itself uses to write
+	// metadata files. Default: ClientProperties.
+	IOProperties map[string]string
+	// CommitRetries is how often the server retries a commit that lost a race
+	// to a concurrent one while its requirements still hold. Default 16.
+	CommitRetries int
+	// MaxBodyBytes caps a request body. Default 64 MiB.
+	MaxBodyBytes int64
+	// ShutdownTimeout is how long Serve waits for in-flight requests (commits
+	// among them) when its context ends. Default 30 s.
+	ShutdownTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.IOProperties == nil {
+		c.IOProperties = c.ClientProperties
+	}
+	if c.CommitRetries == 0 {
+		c.CommitRetries = 16
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 64 << 20
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	return c
+}
+
+// Validate reports what is missing or wrong in the configuration.
+func (c Config) Validate() error {
+	if c.Warehouse == "" {
+		return errors.New("catalog config: warehouse is required")
+	}
+	if !strings.Contains(c.Warehouse, "://") {
+		return fmt.Errorf("catalog config: warehouse %q is not a URI like s3://bucket", c.Warehouse)
+	}
+	return nil
+}
+
+// Server serves the Iceberg REST catalog API.
+type Server struct {
+	logger  *slog.Logger
+	store   store.Store
+	cfg     Config
+	handler http.Handler
+
+	locks sync.Map // table key -> *sync.Mutex; serialises commits per table in this process
+	fsMu  sync.Mutex
+	fs    map[string]icebergio.IO // by scheme://bucket
+}
+
+// New returns a server over st. The caller keeps ownership of st.
+func New(logger *slog.Logger, st store.Store, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{logger: logger, store: st, cfg: cfg.withDefaults(), fs: map[string]icebergio.IO{}}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on ln until ctx ends, then shuts down gracefully, letting
+// in-flight commits finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving catalog: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down catalog: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving catalog: %w", err)
+	}
+	return nil
+}
+
+type route struct {
+	method, path string
+	h            func(w http.ResponseWriter, r *http.Request) error
+}
+
+// endpoints lists the routes in the spec's notation for /v1/config.
+func (s *Server) table() []route {
+	return []route{
+		{"GET", "/v1/config", s.getConfig},
+		{"GET", "/v1/namespaces", s.listNamespaces},
+		{"POST", "/v1/namespaces", s.createNamespace},
+		{"GET", "/v1/namespaces/{namespace}", s.loadNamespace},
+		{"HEAD", "/v1/namespaces/{namespace}", s.namespaceExists},
+		{"DELETE", "/v1/namespaces/{namespace}", s.dropNamespace},
+		{"POST", "/v1/namespaces/{namespace}/properties", s.updateNamespace},
+		{"GET", "/v1/namespaces/{namespace}/tables", s.listTables},
+		{"POST", "/v1/namespaces/{namespace}/tables", s.createTable},
+		{"GET", "/v1/namespaces/{namespace}/tables/{table}", s.loadTable},
+		{"HEAD", "/v1/namespaces/{namespace}/tables/{table}", s.tableExists},
+		{"POST", "/v1/namespaces/{namespace}/tables/{table}", s.commitTable},
+		{"DELETE", "/v1/namespaces/{namespace}/tables/{table}", s.dropTable},
+		{"POST", "/v1/namespaces/{namespace}/tables/{table}/metrics", s.reportMetrics},
+		{"POST", "/v1/namespaces/{namespace}/register", s.registerTable},
+		{"POST", "/v1/tables/rename", s.renameTable},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	paths := map[string]bool{}
+	for _, rt := range s.table() {
+		mux.Handle(rt.method+" "+rt.path, s.wrap(rt.h))
+		paths[rt.path] = true
+	}
+	// A known path with another method gets a 405 in Iceberg's error shape;
+	// anything else a 404 in the same shape.
+	for p := range paths {
+		mux.Handle(p, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+			return apiErr(ErrMethodNotAllowed, "Method %s is not allowed on %s", r.Method, r.URL.Path)
+		}))
+	}
+	mux.Handle("/", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return apiErr(ErrNotFound, "No route for request: %s %s", r.Method, r.URL.Path)
+	}))
+	return mux
+}
+
+// wrap turns a handler that returns an error into an http.Handler that
+// writes Iceberg error bodies, caps the body size and never lets a panic
+// escape as a dropped connection.
+func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		var err error
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("handling %s %s: panic: %v", r.Method, r.URL.Path, p)
+				}
+			}()
+			err = h(w, r)
+		}()
+		if err != nil {
+			writeError(w, s.logger, r, err)
+		}
+		s.logger.Debug("catalog request", "method", r.Method, "path", r.URL.Path,
+			"duration", time.Since(start), "err", err)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
+
+func decodeJSON(r *http.Request, v any) error {
+	if r.Body == nil {
+		return badRequest("Malformed request: empty body")
+	}
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return badRequest("Malformed request: body exceeds %d bytes", tooBig.Limit)
+		}
+		return badRequest("Malformed request: %v", err)
+	}
+	return nil
+}
+
+type configResponse struct {
+	Defaults  map[string]string `json:"defaults"`
+	Overrides map[string]string `json:"overrides"`
+	Endpoints []string          `json:"endpoints"`
+}
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
+	endpoints := []string{}
+	for _, rt := range s.table() {
+		if rt.path == "/v1/config" {
+			continue
+		}
+		endpoints = append(endpoints, rt.method+" "+strings.Replace(rt.path, "/v1/", "/v1/{prefix}/", 1))
+	}
+	defaults := maps.Clone(s.cfg.ClientProperties)
+	if defaults == nil {
+		defaults = map[string]string{}
+	}
+	return writeJSON(w, http.StatusOK, configResponse{
+		Defaults:  defaults,
+		Overrides: map[string]string{},
+		Endpoints: endpoints,
+	})
+}
+
+// fileIO returns the (cached) file IO for a location's bucket.
+func (s *Server) fileIO(ctx context.Context, location string) (icebergio.WriteFileIO, error) {
+	key := location
+	if i := strings.Index(location, "://"); i >= 0 {
+		rest := location[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			rest = rest[:j]
+		}
+		key = location[:i+3] + rest
+	}
+	s.fsMu.Lock()
+	defer s.fsMu.Unlock()
+	fsys, ok := s.fs[key]
+	if !ok {
+		var err error
+		// The IO outlives this request: it must not inherit its cancellation.
+		fsys, err = icebergio.LoadFS(context.WithoutCancel(ctx), s.cfg.IOProperties, location)
+		if err != nil {
+			return nil, fmt.Errorf("opening storage for %s: %w", location, err)
+		}
+		s.fs[key] = fsys
+	}
+	wfs, ok := fsys.(icebergio.WriteFileIO)
+	if !ok {
+		return nil, fmt.Errorf("storage for %s is read-only", location)
+	}
+	return wfs, nil
+}

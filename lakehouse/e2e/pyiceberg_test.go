@@ -1,0 +1,124 @@
+package e2e_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
+	"github.com/lakehouse-go/lakehouse/trino"
+)
+
+func TestPyIcebergWithOnlyTheURI(t *testing.T) {
+	requirePython(t)
+	uri := e.lake.CatalogURL()
+
+	// Reads what Go wrote.
+	var inspect struct {
+		Namespaces []string `json:"namespaces"`
+		Orders     int64    `json:"orders"`
+	}
+	py(t, &inspect, "inspect", uri)
+	for _, zone := range []string{"raw", "cleansed", "curated", "exploration"} {
+		if !slices.Contains(inspect.Namespaces, zone) {
+			t.Errorf("pyiceberg lists %v, zone %s missing", inspect.Namespaces, zone)
+		}
+	}
+	trinoOrders := asInt(t, scalar(t, "SELECT count(*) FROM lakehouse.raw.orders"))
+	if inspect.Orders != e.stats.Orders || inspect.Orders != trinoOrders {
+		t.Fatalf("raw.orders: pyiceberg %d rows, Trino %d, generator %d", inspect.Orders, trinoOrders, e.stats.Orders)
+	}
+
+	// Writes what Go and Trino then read.
+	const name = "exploration.notebook_notes"
+	var created struct {
+		Rows int64 `json:"rows"`
+	}
+	py(t, &created, "create-append", uri, name)
+	if created.Rows != 3 {
+		t.Fatalf("pyiceberg appended and reads back %d rows, want 3", created.Rows)
+	}
+	notes := goReadNotes(t)
+	if want := map[int64]string{1: "written by pyiceberg", 2: "<null>", 3: "ünïcödé"}; !mapsEqual(notes, want) {
+		t.Fatalf("Go reads %v, want %v", notes, want)
+	}
+	if n := asInt(t, scalar(t, "SELECT count(*) FROM lakehouse."+name)); n != 3 {
+		t.Fatalf("Trino counts %d rows in %s, want 3", n, name)
+	}
+	if v := scalar(t, "SELECT note FROM lakehouse."+name+" WHERE id = 3"); v != "ünïcödé" {
+		t.Fatalf("Trino reads note %v for id 3", v)
+	}
+
+	// A row Trino inserts is visible to pyiceberg.
+	sql(t, "INSERT INTO lakehouse."+name+" VALUES (4, 'written by Trino', 4.0)")
+	var read struct {
+		Rows []struct {
+			ID   int64   `json:"id"`
+			Note *string `json:"note"`
+		} `json:"rows"`
+	}
+	py(t, &read, "read", uri, name)
+	if len(read.Rows) != 4 || read.Rows[3].ID != 4 || read.Rows[3].Note == nil || *read.Rows[3].Note != "written by Trino" {
+		t.Fatalf("pyiceberg reads %+v after Trino's insert", read.Rows)
+	}
+}
+
+func goReadNotes(t *testing.T) map[int64]string {
+	t.Helper()
+	ctx := context.Background()
+	sink, err := ingest.Open(ctx, stacktest.Logger(), e.lake.CatalogURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := sink.Catalog().LoadTable(ctx, table.Identifier{"exploration", "notebook_notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tbl.Scan(table.WithSelectedFields("id", "note")).ToArrowTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	out := map[int64]string{}
+	rdr := array.NewTableReader(got, 1024)
+	defer rdr.Release()
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		ids := rec.Column(0).(*array.Int64)
+		notes := rec.Column(1).(*array.String)
+		for i := range ids.Len() {
+			v := "<null>"
+			if notes.IsValid(i) {
+				v = notes.Value(i)
+			}
+			out[ids.Value(i)] = v
+		}
+	}
+	return out
+}
+
+func mapsEqual(a, b map[int64]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func queryErr(stmt string) (*trino.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return trino.Query(ctx, e.trino.URL(), "e2e", stmt)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

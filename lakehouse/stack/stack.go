@@ -1,0 +1,171 @@
+// Package stack wires the embedded lakehouse in one process: the S3 store,
+// the REST catalog on SQLite, and the zones. `lakehouse up` and the
+// integration tests start it the same way.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	catalogrest "github.com/lakehouse-go/lakehouse/catalog-rest"
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store/sqlitestore"
+	"github.com/lakehouse-go/lakehouse/lakehouse/storage"
+)
+
+// Zones are the lake's quality zones, each an Iceberg namespace with its own
+// storage prefix.
+var Zones = []string{"raw", "cleansed", "curated", "exploration"}
+
+// Config configures the embedded stack.
+type Config struct {
+	// StateDir holds everything the stack keeps (objects, catalog database). Default ./.lakehouse; made absolute.
+	StateDir string
+	// S3Addr is the embedded S3 listen address. Default 127.0.0.1:9000.
+	S3Addr string
+	// CatalogAddr is the REST catalog listen address. Default 127.0.0.1:8181.
+	CatalogAddr string
+	// Bucket holds the warehouse. Default "lakehouse".
+	Bucket string
+}
+
+// WithDefaults fills in the documented defaults.
+func (c Config) WithDefaults() Config {
+	if c.StateDir == "" {
+		c.StateDir = ".lakehouse"
+	}
+	if c.S3Addr == "" {
+		c.S3Addr = "127.0.0.1:9000"
+	}
+	if c.CatalogAddr == "" {
+		c.CatalogAddr = "127.0.0.1:8181"
+	}
+	if c.Bucket == "" {
+		c.Bucket = "lakehouse"
+	}
+	return c
+}
+
+// Stack is the running embedded lakehouse.
+type Stack struct {
+	cfg     Config
+	logger  *slog.Logger
+	Storage *storage.Server
+
+	mu         sync.Mutex
+	catalogURL string
+	stopCat    context.CancelFunc
+	catDone    chan error
+	store      store.Store
+}
+
+// Start starts storage and the catalog and makes sure the zones exist.
+func Start(ctx context.Context, logger *slog.Logger, cfg Config) (*Stack, error) {
+	cfg = cfg.WithDefaults()
+	dir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving state dir: %w", err)
+	}
+	cfg.StateDir = dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating state dir: %w", err)
+	}
+	st, err := storage.Start(ctx, logger, storage.Config{
+		Dir: filepath.Join(dir, "s3"), Addr: cfg.S3Addr, Buckets: []string{cfg.Bucket},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{cfg: cfg, logger: logger, Storage: st}
+	if err := s.StartCatalog(ctx); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	if err := s.ensureZones(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// Config returns the effective configuration.
+func (s *Stack) Config() Config { return s.cfg }
+
+// Warehouse is the warehouse root location.
+func (s *Stack) Warehouse() string { return "s3://" + s.cfg.Bucket }
+
+// CatalogURL is the REST catalog's base URL.
+func (s *Stack) CatalogURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.catalogURL
+}
+
+// StartCatalog opens the catalog database and serves the REST catalog.
+func (s *Stack) StartCatalog(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopCat != nil {
+		return errors.New("catalog already running")
+	}
+	db, err := sqlitestore.Open(ctx, filepath.Join(s.cfg.StateDir, "catalog.db"))
+	if err != nil {
+		return err
+	}
+	props := s.Storage.Config().ClientProperties()
+	srv, err := catalogrest.New(s.logger, db, catalogrest.Config{Warehouse: s.Warehouse(), ClientProperties: props})
+	if err != nil {
+		return errors.Join(err, db.Close())
+	}
+	ln, err := net.Listen("tcp", s.cfg.CatalogAddr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("REST catalog cannot listen on %s: %w", s.cfg.CatalogAddr, err), db.Close())
+	}
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(cctx, ln) }()
+	s.catalogURL = "http://" + ln.Addr().String()
+	s.stopCat, s.catDone, s.store = cancel, done, db
+	s.logger.Info("REST catalog ready", "uri", s.catalogURL)
+	return nil
+}
+
+// StopCatalog stops the catalog server (finishing in-flight requests) and
+// closes its database.
+func (s *Stack) StopCatalog() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopCat == nil {
+		return nil
+	}
+	s.stopCat()
+	err := <-s.catDone
+	err = errors.Join(err, s.store.Close())
+	s.stopCat, s.catDone, s.store = nil, nil, nil
+	return err
+}
+
+func (s *Stack) ensureZones(ctx context.Context) error {
+	s.mu.Lock()
+	st := s.store
+	s.mu.Unlock()
+	for _, z := range Zones {
+		err := st.CreateNamespace(ctx, store.Namespace{
+			Levels:     []string{z},
+			Properties: map[string]string{"location": s.Warehouse() + "/" + z, "zone": z},
+		})
+		if err != nil && !errors.Is(err, store.ErrNamespaceExists) {
+			return fmt.Errorf("creating zone %s: %w", z, err)
+		}
+	}
+	return nil
+}
+
+// Close stops the catalog and storage.
+func (s *Stack) Close() error {
+	return errors.Join(s.StopCatalog(), s.Storage.Close())
+}

@@ -1,0 +1,48 @@
+// Package stacktest starts the real embedded stack (S3 gateway, REST catalog
+// on SQLite) for tests, on free loopback ports in a temporary folder.
+// versitygw allows one gateway per process: start one stack per test binary
+// (e.g. in TestMain) and share it.
+package stacktest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
+)
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// Start starts a stack under dir. Logs go to stderr at warn level unless
+// LAKEHOUSE_TEST_LOG=debug.
+func Start(ctx context.Context, dir string) (*stack.Stack, error) {
+	s3, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return stack.Start(ctx, Logger(), stack.Config{StateDir: dir, S3Addr: s3, CatalogAddr: cat})
+}
+
+// Logger is the logger tests hand to components.
+func Logger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("LAKEHOUSE_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
