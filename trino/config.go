@@ -29,6 +29,8 @@ const (
 	DefaultStartTimeout = 5 * time.Minute
 	// CatalogName is the name of the Iceberg catalog in Trino.
 	CatalogName = "lakehouse"
+	// DefaultS3Region is the region used when CatalogConfig.S3Region is empty.
+	DefaultS3Region = "us-east-1"
 
 	minHeapMB        = 512
 	minDefaultHeapMB = 1024
@@ -74,7 +76,8 @@ type CatalogConfig struct {
 	// S3Endpoint is the S3 endpoint URL, e.g. http://127.0.0.1:9000;
 	// optional (AWS when empty). Path-style addressing is always used.
 	S3Endpoint string
-	// S3Region is the S3 region; optional.
+	// S3Region is the S3 region; default "us-east-1". Trino's native S3
+	// client refuses to start without one, even for MinIO.
 	S3Region string
 	// S3AccessKey and S3SecretKey are static S3 credentials; set both or
 	// neither.
@@ -104,6 +107,9 @@ func (c Config) WithDefaults() Config {
 	c.Mirror = strings.TrimRight(c.Mirror, "/")
 	if c.StartTimeout == 0 {
 		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.Catalog.S3Region == "" {
+		c.Catalog.S3Region = DefaultS3Region
 	}
 	return c
 }

@@ -100,7 +100,11 @@ func configProperties(cfg Config, l layout) []property {
 // logProperties keeps server.log to warnings plus the startup banner.
 func logProperties() []property {
 	return []property{
+		// airlift's config dump (~900 lines) logs under the bare name
+		// "Bootstrap"; io.airlift does not cover it.
+		{"Bootstrap", "WARN"},
 		{"io.airlift", "WARN"},
+		{"org.hibernate.validator", "WARN"},
 		{"io.trino", "WARN"},
 		{"io.trino.server.Server", "INFO"},
 		{"org.eclipse.jetty", "WARN"},
@@ -119,9 +123,11 @@ func lakehouseCatalog(c CatalogConfig) []property {
 	if c.S3Endpoint != "" {
 		props = append(props, property{"s3.endpoint", c.S3Endpoint})
 	}
-	if c.S3Region != "" {
-		props = append(props, property{"s3.region", c.S3Region})
+	region := c.S3Region
+	if region == "" {
+		region = DefaultS3Region // WithDefaults normally fills it in
 	}
+	props = append(props, property{"s3.region", region})
 	props = append(props, property{"s3.path-style-access", "true"})
 	if c.S3AccessKey != "" {
 		props = append(props,

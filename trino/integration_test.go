@@ -61,6 +61,9 @@ func TestStartAndQuery(t *testing.T) {
 	t.Logf("trino ready after %s at %s", time.Since(start).Round(time.Millisecond), srv.URL())
 	t.Logf("launch command: %s", strings.Join(srv.Command(), " "))
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("end of %s:\n%s", srv.LogPath(), tailLines(srv.LogPath(), logTailLines))
+		}
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		stopStart := time.Now()

@@ -1,6 +1,7 @@
 package trino
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,8 @@ const (
 	waitLogEvery      = 15 * time.Second
 	logTailLines      = 40
 	logTailWindow     = 64 << 10
+	// errorContextLines is how many lines firstErrorLines keeps.
+	errorContextLines = 4
 )
 
 // Server is a running Trino child process.
@@ -43,7 +46,8 @@ type Server struct {
 
 // Start installs Trino if needed, writes DataDir/etc, starts Trino as a child
 // process logging to DataDir/var/log/server.log, and waits until
-// /v1/info reports it is no longer starting and a SELECT 1 succeeds. If Trino exits meanwhile, the
+// /v1/info reports it is no longer starting and a query on tpch.tiny
+// succeeds. If Trino exits meanwhile, the
 // error includes the end of server.log. The wait is bounded by
 // cfg.StartTimeout and ctx; ctx does not bound the server's lifetime, Stop
 // does.
@@ -193,11 +197,17 @@ func (s *Server) kill() {
 }
 
 func (s *Server) exitError() error {
-	tail := tailLines(s.logPath, logTailLines)
-	if s.exitErr != nil {
-		return fmt.Errorf("%w: %w; last lines of %s:\n%s", ErrServerExited, s.exitErr, s.logPath, tail)
+	// Trino's fatal errors are followed by thousands of lines of Guice
+	// legend and stack, so the tail alone rarely shows the cause.
+	detail := ""
+	if first := firstErrorLines(s.logPath); first != "" {
+		detail = "; first error in the log:\n" + first + "\n"
 	}
-	return fmt.Errorf("%w with status 0; last lines of %s:\n%s", ErrServerExited, s.logPath, tail)
+	detail += fmt.Sprintf("; last lines of %s:\n%s", s.logPath, tailLines(s.logPath, logTailLines))
+	if s.exitErr != nil {
+		return fmt.Errorf("%w: %w%s", ErrServerExited, s.exitErr, detail)
+	}
+	return fmt.Errorf("%w with status 0%s", ErrServerExited, detail)
 }
 
 func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
@@ -212,9 +222,10 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	for {
 		ready, err := probeInfo(ctx, client, s.url)
 		if ready {
-			// "starting": false comes a few seconds before the node
-			// scheduler sees the node; until then queries fail with "No
-			// nodes available". Only a query proves Trino is usable.
+			// "starting": false comes seconds before queries can be
+			// scheduled; until then they fail with "No nodes available to
+			// run query". Only a query that is scheduled on a node proves
+			// Trino is usable.
 			if ready, err = probeQuery(ctx, s.url); ready {
 				return nil
 			}
@@ -264,12 +275,13 @@ func probeInfo(ctx context.Context, client *http.Client, base string) (bool, err
 	return true, nil
 }
 
-// probeQuery runs SELECT 1. With query-manager.required-workers=1 it waits
-// for the node to become active instead of failing.
+// probeQuery reads a tpch table, which we always configure. SELECT 1 is
+// not enough: it passed while the node scheduler's cached node map was
+// still empty and the next split-reading query failed.
 func probeQuery(ctx context.Context, base string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeQueryTimeout)
 	defer cancel()
-	if _, err := Query(ctx, base, DefaultUser, "SELECT 1"); err != nil {
+	if _, err := Query(ctx, base, DefaultUser, "SELECT count(*) FROM tpch.tiny.region"); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -286,6 +298,32 @@ func checkPortFree(port int) error {
 		return fmt.Errorf("checking port %d: %w", port, err)
 	}
 	return nil
+}
+
+// firstErrorLines returns the first ERROR line of an airlift log with the
+// few non-blank lines after it, where Guice puts the actual cause.
+func firstErrorLines(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = f.Close() }() // read-only
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var out []string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case len(out) == 0 && strings.Contains(line, "\tERROR\t"):
+			out = append(out, line)
+		case len(out) > 0 && strings.TrimSpace(line) != "":
+			out = append(out, line)
+		}
+		if len(out) >= errorContextLines {
+			break
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // tailLines returns the last n lines of a file, reading at most its last

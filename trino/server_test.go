@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +27,8 @@ func TestWaitReadyReportsTheLogWhenTrinoDies(t *testing.T) {
 	needShell(t)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "var", "log", "server.log")
-	script := `for i in $(seq 1 60); do echo "line $i"; done; echo "ERROR main Bootstrap Configuration is invalid"; exit 3`
+	script := `printf 'T\tERROR\tmain\tio.trino.server.Server\tUnable to create injector\n\n1) Unable to load region\n';` +
+		`for i in $(seq 1 60); do echo "line $i"; done; echo "at io.trino.server.TrinoServer.main"; exit 3`
 	s, err := launch(discardLogger(), "/bin/sh", []string{"-c", script}, dir, logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +39,7 @@ func TestWaitReadyReportsTheLogWhenTrinoDies(t *testing.T) {
 		t.Fatalf("waitReady = %v, want ErrServerExited", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"exit status 3", "Configuration is invalid", "line 60", logPath} {
+	for _, want := range []string{"exit status 3", "Unable to create injector\n1) Unable to load region", "TrinoServer.main", "line 60", logPath} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
@@ -83,6 +85,13 @@ func TestWaitReadyPollsInfo(t *testing.T) {
 	needShell(t)
 	var calls atomic.Int32
 	info := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/statement" {
+			// The readiness query: a finished result with no nextUri.
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id":"q1","infoUri":"http://x/q1","stats":{"state":"FINISHED"},`+
+				`"columns":[{"name":"_col0","type":"integer","typeSignature":{"rawType":"integer","arguments":[]}}],"data":[[1]]}`)
+			return
+		}
 		if r.URL.Path != "/v1/info" {
 			http.NotFound(w, r)
 			return

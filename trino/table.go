@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,9 +142,9 @@ func formatValue(v any, typ string) string {
 	case []byte:
 		return fmt.Sprintf("% x", v)
 	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
+		return formatFloat(v, 64)
 	case float32:
-		return strconv.FormatFloat(float64(v), 'g', -1, 32)
+		return formatFloat(float64(v), 32)
 	case time.Time:
 		return formatTime(v, typ)
 	case []any:
@@ -229,4 +230,13 @@ func zoneName(t time.Time) string {
 		return name
 	}
 	return t.Format("-07:00")
+}
+
+// formatFloat prints money-sized numbers in plain notation (1625466.36, not
+// 1.62546636e+06) and falls back to exponents only for extreme magnitudes.
+func formatFloat(v float64, bits int) string {
+	if a := math.Abs(v); a == 0 || (a >= 1e-4 && a < 1e15) {
+		return strconv.FormatFloat(v, 'f', -1, bits)
+	}
+	return strconv.FormatFloat(v, 'g', -1, bits)
 }

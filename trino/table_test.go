@@ -88,6 +88,24 @@ func TestWriteTable(t *testing.T) {
 	}
 }
 
+func TestFormatFloatIsPlainForEverydayMagnitudes(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{1625466.36, "1625466.36"},
+		{-3, "-3"},
+		{0, "0"},
+		{0.00012, "0.00012"},
+		{1e20, "1e+20"},
+		{1.5e-9, "1.5e-09"},
+	} {
+		if got := formatFloat(tc.v, 64); got != tc.want {
+			t.Errorf("formatFloat(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
 func TestFormatTimePrecision(t *testing.T) {
 	ts := time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.FixedZone("", 2*3600))
 	for _, tc := range []struct{ typ, want string }{

@@ -113,7 +113,7 @@ func (g *eventGen) searchPage(cat int) string {
 }
 
 func (g *eventGen) popularProduct() int32 {
-	return int32(g.prodPerm[skewed(g.r, len(g.prodPerm), 2)])
+	return int32(g.prodPerm[skewed(g.r, len(g.prodPerm), 4)])
 }
 
 // purchaseSession emits budget (>= 1) events ending with the purchase at the
@@ -177,7 +177,7 @@ func (g *eventGen) purchaseSession(o *order, its []item, budget int) {
 func (g *eventGen) browseSession(n int) {
 	base := event{session: g.r.Uint64(), user: -1, ua: g.v.userAgents.pick(g.r)}
 	if g.r.Float64() >= anonymousShare {
-		base.user = int32(g.custPerm[skewed(g.r, len(g.custPerm), 2)])
+		base.user = int32(g.custPerm[skewed(g.r, len(g.custPerm), 4)])
 	}
 	// Start early enough that the whole session fits in the window.
 	span := max(1, g.w.end-g.w.start-int64(n)*maxClickGap)
@@ -220,7 +220,8 @@ func with(base event, kind uint8, product int32, priceCents int64, page string) 
 
 func buildEvents(mem memory.Allocator, batchRows int, custs []customer, prods []product, events []event) *Table {
 	kinds := eventTypes()
-	w := newBatchWriter(mem, eventsSchema(), batchRows, len(events))
+	// event_id, -, event_type, user_id, session_id, product_id, page, user_agent
+	w := newBatchWriter(mem, eventsSchema(), batchRows, len(events), 12, 0, 8, 8, 16, 7, 18, 125)
 	f := w.b.Fields()
 	id, ts := f[0].(*array.StringBuilder), f[1].(*array.TimestampBuilder)
 	kind, user := f[2].(*array.StringBuilder), f[3].(*array.StringBuilder)

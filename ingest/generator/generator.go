@@ -107,12 +107,26 @@ type batchWriter struct {
 	inBatch int // rows in the batch being built
 	left    int // rows not yet appended
 	recs    []arrow.RecordBatch
+	// strBytes estimates the bytes per row of each string column (by field
+	// index; 0 for other columns) so data buffers are sized once per batch
+	// instead of doubling their way up.
+	strBytes []int
 }
 
-func newBatchWriter(mem memory.Allocator, sc *arrow.Schema, maxRows, totalRows int) *batchWriter {
-	w := &batchWriter{b: array.NewRecordBuilder(mem, sc), maxRows: maxRows, left: totalRows}
-	w.b.Reserve(min(maxRows, totalRows))
+func newBatchWriter(mem memory.Allocator, sc *arrow.Schema, maxRows, totalRows int, strBytes ...int) *batchWriter {
+	w := &batchWriter{b: array.NewRecordBuilder(mem, sc), maxRows: maxRows, left: totalRows, strBytes: strBytes}
+	w.reserve()
 	return w
+}
+
+func (w *batchWriter) reserve() {
+	n := min(w.maxRows, w.left)
+	w.b.Reserve(n)
+	for i, per := range w.strBytes {
+		if sb, ok := w.b.Field(i).(*array.StringBuilder); ok && per > 0 {
+			sb.ReserveData(per * n)
+		}
+	}
 }
 
 // endRow marks the current row complete; every column must have had exactly
@@ -123,7 +137,7 @@ func (w *batchWriter) endRow() {
 	if w.inBatch == w.maxRows {
 		w.flush()
 		if w.left > 0 {
-			w.b.Reserve(min(w.maxRows, w.left))
+			w.reserve()
 		}
 	}
 }

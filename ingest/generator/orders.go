@@ -75,7 +75,7 @@ func genOrders(r *rand.Rand, spec Spec, w window, custs []customer, prods []prod
 		o := &orders[i]
 		o.id = formatID("o-", i+1, 8)
 		o.ts = times[i]
-		o.customer = int32(custPerm[skewed(r, len(custs), 2)])
+		o.customer = int32(custPerm[skewed(r, len(custs), 4)])
 		o.status = orderStatus(r, w.end-o.ts)
 		o.payment = payments.pick(r)
 		o.firstItem = int32(len(items))
@@ -115,10 +115,13 @@ func orderDays(spec Spec) weighted[int] {
 	weights := make([]float64, spec.Days)
 	for d := range days {
 		days[d] = d
-		weights[d] = 1 + 0.6*float64(d)/float64(spec.Days)
+		w := 1 + 0.6*float64(d)/float64(spec.Days)
 		if wd := spec.Start.AddDate(0, 0, d).Weekday(); wd == 0 || wd == 6 {
-			weights[d] *= 1.3
+			w *= 1.3
 		}
+		// The conversion forces rounding here, so no architecture may fuse the
+		// multiplication into newWeighted's running sum (see skewed).
+		weights[d] = float64(w)
 	}
 	return newWeighted(days, weights)
 }
@@ -127,7 +130,7 @@ func orderDays(spec Spec) weighted[int] {
 // The caller never asks for more products than exist.
 func distinctProduct(r *rand.Rand, perm []int, seen map[int32]bool) int32 {
 	for range 32 {
-		p := int32(perm[skewed(r, len(perm), 2.5)])
+		p := int32(perm[skewed(r, len(perm), 5)])
 		if !seen[p] {
 			seen[p] = true
 			return p

@@ -33,8 +33,9 @@ type Spec struct {
 	// counting both the session that placed the order and unrelated browsing.
 	// Default 8.
 	EventsPerOrder int
-	// Start is the earliest order time; customers and products predate it.
-	// Default 2026-01-01T00:00:00Z.
+	// Start is the earliest order time; customers and products predate it,
+	// and the session that places an early order may begin minutes before
+	// it. Default 2026-01-01T00:00:00Z.
 	Start time.Time
 	// Days is how many days the orders are spread over. Default 90.
 	Days int

@@ -33,18 +33,41 @@ func (w weighted[T]) pick(r *rand.Rand) T {
 }
 
 // skewed returns an index in [0, n) where low indexes are far more likely:
-// with power p the top fraction f of indexes draws f^(1/p) of the picks
-// (p=2: the top 1% draws 10%). Callers map the index through a permutation so
-// that popularity is not tied to id order.
-func skewed(r *rand.Rand, n int, p float64) int {
-	i := int(float64(n) * math.Pow(r.Float64(), p))
-	return min(i, n-1)
+// with power p = halves/2 the top fraction f of indexes draws f^(1/p) of the
+// picks (p=2: the top 1% draws 10%). Callers map the index through a
+// permutation so that popularity is not tied to id order.
+//
+// This and logUniform use only multiplication and math.Sqrt, which IEEE 754
+// rounds the same way everywhere; math.Pow, Exp and Log have per-architecture
+// assembly that may differ in the last bit and would break "same Spec, same
+// data" across machines once a value is truncated to cents or an index.
+func skewed(r *rand.Rand, n, halves int) int {
+	u := r.Float64()
+	x := 1.0
+	for range halves / 2 {
+		x *= u
+	}
+	if halves%2 == 1 {
+		x *= math.Sqrt(u)
+	}
+	return min(int(float64(n)*x), n-1)
 }
 
 // logUniform draws from [lo, hi) with equal weight per order of magnitude,
-// the usual shape of prices and weights in a catalogue.
+// the usual shape of prices and weights in a catalogue. It computes
+// lo*(hi/lo)^u bit by bit from repeated square roots (see skewed for why).
 func logUniform(r *rand.Rand, lo, hi float64) float64 {
-	return math.Exp(math.Log(lo) + r.Float64()*(math.Log(hi)-math.Log(lo)))
+	u := r.Float64()
+	ratio, x := hi/lo, 1.0
+	for range 32 {
+		ratio = math.Sqrt(ratio)
+		u *= 2 // exact, as is the subtraction below
+		if u >= 1 {
+			x *= ratio
+			u--
+		}
+	}
+	return lo * x
 }
 
 type city struct {
