@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apache/iceberg-go/table"
@@ -24,6 +26,16 @@ type commitResponse struct {
 	Metadata         json.RawMessage `json:"metadata"`
 }
 
+// tableChange is one table's part of a commit.
+type tableChange struct {
+	ns     []string
+	name   string
+	reqs   []table.Requirement
+	update []table.Update
+}
+
+func (c tableChange) ident() string { return nsName(c.ns) + "." + c.name }
+
 func (s *Server) commitTable(w http.ResponseWriter, r *http.Request) error {
 	ns, name, err := tablePath(r)
 	if err != nil {
@@ -33,86 +45,172 @@ func (s *Server) commitTable(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	t, err := s.commit(r.Context(), ns, name, req.Requirements, req.Updates)
+	out, err := s.commit(r.Context(), []tableChange{{ns: ns, name: name, reqs: req.Requirements, update: req.Updates}})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, commitResponse{MetadataLocation: t.MetadataLocation, Metadata: t.Metadata})
+	s.metrics.commits.Inc()
+	return writeJSON(w, http.StatusOK, commitResponse{MetadataLocation: out[0].MetadataLocation, Metadata: out[0].Metadata})
 }
 
-func (s *Server) tableLock(ns []string, name string) *sync.Mutex {
-	l, _ := s.locks.LoadOrStore(store.Key(ns)+store.Separator+store.Separator+name, &sync.Mutex{})
+func (s *Server) commitTransaction(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		TableChanges []commitRequest `json:"table-changes"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if len(req.TableChanges) == 0 {
+		return badRequest("Invalid transaction: no table changes")
+	}
+	changes := make([]tableChange, 0, len(req.TableChanges))
+	seen := map[string]bool{}
+	for _, tc := range req.TableChanges {
+		if tc.Identifier == nil || tc.Identifier.Name == "" {
+			return badRequest("Invalid table changes: table identifier is required")
+		}
+		c := tableChange{ns: tc.Identifier.Namespace, name: tc.Identifier.Name, reqs: tc.Requirements, update: tc.Updates}
+		if seen[c.ident()] {
+			return badRequest("Invalid transaction: table %s is changed twice", c.ident())
+		}
+		seen[c.ident()] = true
+		changes = append(changes, c)
+	}
+	if _, err := s.commit(r.Context(), changes); err != nil {
+		return err
+	}
+	s.metrics.commits.Add(float64(len(changes)))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) entryLock(kind store.Kind, ns []string, name string) *sync.Mutex {
+	key := string(kind) + store.Separator + store.Key(ns) + store.Separator + store.Separator + name
+	l, _ := s.locks.LoadOrStore(key, &sync.Mutex{})
 	return l.(*sync.Mutex)
 }
 
-// commit validates the requirements against the current metadata, applies
-// the updates, writes the new metadata file and swaps the table's pointer.
-// When the swap loses to a concurrent commit (another replica), it starts
-// over on the newer metadata: the client's requirements decide whether its
-// change still applies.
-func (s *Server) commit(ctx context.Context, ns []string, name string, reqs []table.Requirement, updates []table.Update) (store.Table, error) {
-	mu := s.tableLock(ns, name)
-	mu.Lock()
-	defer mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		next, prev, err := s.prepareCommit(ctx, ns, name, reqs, updates)
-		if err != nil || next.MetadataLocation == prev {
-			return next, err
+// lockTables takes the per-table locks of all changes in a fixed order, so
+// that two transactions over the same tables cannot deadlock.
+func (s *Server) lockTables(changes []tableChange) func() {
+	sorted := slices.Clone(changes)
+	slices.SortFunc(sorted, func(a, b tableChange) int { return strings.Compare(a.ident(), b.ident()) })
+	var held []*sync.Mutex
+	for _, c := range sorted {
+		mu := s.entryLock(store.KindTable, c.ns, c.name)
+		mu.Lock()
+		held = append(held, mu)
+	}
+	return func() {
+		for _, mu := range held {
+			mu.Unlock()
 		}
-		if prev == "" {
-			err = s.store.CreateTable(ctx, next)
-		} else {
-			err = s.store.SwapTable(ctx, prev, next)
-		}
-		if err == nil {
-			return next, nil
-		}
-		s.removeFile(ctx, next.MetadataLocation)
-		retry := errors.Is(err, store.ErrConflict) || (prev == "" && errors.Is(err, store.ErrTableExists))
-		if !retry || attempt >= s.cfg.CommitRetries {
-			return store.Table{}, tblErr(err, ns, name)
-		}
-		s.logger.Info("commit lost a race, retrying on newer metadata", "table", nsName(ns)+"."+name, "attempt", attempt+1)
 	}
 }
 
-// prepareCommit builds and writes the next metadata file. It returns the new
-// entry and the metadata location it replaces ("" when the commit creates
-// the table). A commit without updates returns the current entry unchanged.
-func (s *Server) prepareCommit(ctx context.Context, ns []string, name string, reqs []table.Requirement, updates []table.Update) (store.Table, string, error) {
-	cur, err := s.store.LoadTable(ctx, ns, name)
-	creating := errors.Is(err, store.ErrTableNotFound)
+// commit validates every change's requirements against its table's current
+// metadata, applies the updates, writes the new metadata files and swaps all
+// pointers in one store transaction. When the swap loses to a concurrent
+// commit (another replica), it starts over on the newer metadata: each
+// client's requirements decide whether its change still applies.
+func (s *Server) commit(ctx context.Context, changes []tableChange) ([]store.Entry, error) {
+	unlock := s.lockTables(changes)
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		swaps := make([]store.Swap, 0, len(changes))
+		var written []string
+		var err error
+		for _, c := range changes {
+			var sw store.Swap
+			sw, err = s.prepareCommit(ctx, c)
+			if err != nil {
+				break
+			}
+			swaps = append(swaps, sw)
+			if sw.Next.MetadataLocation != sw.Expected {
+				written = append(written, sw.Next.MetadataLocation)
+			}
+		}
+		if err == nil {
+			err = s.store.Swap(ctx, changedOnly(swaps)...)
+		}
+		if err == nil {
+			out := make([]store.Entry, len(swaps))
+			for i, sw := range swaps {
+				out[i] = sw.Next
+			}
+			return out, nil
+		}
+		for _, loc := range written {
+			s.removeFile(ctx, loc)
+		}
+		retry := errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists)
+		if !retry || attempt >= s.cfg.CommitRetries {
+			if errors.Is(err, store.ErrConflict) {
+				s.metrics.conflicts.Inc()
+				return nil, apiErr(ErrCommitFailed, "Commit failed: table changed concurrently %d times", attempt+1)
+			}
+			if len(changes) == 1 {
+				return nil, tblErr(err, changes[0].ns, changes[0].name)
+			}
+			return nil, err
+		}
+		s.metrics.retries.Inc()
+		s.logger.Info("commit lost a race, retrying on newer metadata", "tables", len(changes), "attempt", attempt+1)
+	}
+}
+
+// changedOnly drops the swaps of changes that wrote nothing new.
+func changedOnly(swaps []store.Swap) []store.Swap {
+	out := swaps[:0:0]
+	for _, sw := range swaps {
+		if sw.Next.MetadataLocation != sw.Expected {
+			out = append(out, sw)
+		}
+	}
+	return out
+}
+
+// prepareCommit builds and writes one table's next metadata file and
+// returns the swap that installs it (Expected "" when the commit creates the
+// table). A change without updates swaps nothing.
+func (s *Server) prepareCommit(ctx context.Context, c tableChange) (store.Swap, error) {
+	cur, err := s.store.LoadEntry(ctx, store.KindTable, c.ns, c.name)
+	creating := errors.Is(err, store.ErrNotFound)
 	switch {
-	case creating && !hasAssertCreate(reqs):
-		return store.Table{}, "", tblErr(err, ns, name)
+	case creating && !hasAssertCreate(c.reqs):
+		return store.Swap{}, tblErr(err, c.ns, c.name)
 	case err != nil && !creating:
-		return store.Table{}, "", fmt.Errorf("loading table for commit: %w", err)
+		return store.Swap{}, tblErr(fmt.Errorf("loading table for commit: %w", err), c.ns, c.name)
 	}
 	var base table.Metadata
 	if !creating {
 		base, err = table.ParseMetadataBytes(cur.Metadata)
 		if err != nil {
-			return store.Table{}, "", fmt.Errorf("parsing current metadata of %s.%s: %w", nsName(ns), name, err)
+			return store.Swap{}, fmt.Errorf("parsing current metadata of %s: %w", c.ident(), err)
 		}
 	}
-	for _, rq := range reqs {
+	for _, rq := range c.reqs {
+		if rq == nil {
+			return store.Swap{}, badRequest("Invalid requirement: null")
+		}
 		if creating && rq.GetType() != "assert-create" {
-			return store.Table{}, "", apiErr(ErrCommitFailed, "Requirement failed: table %s.%s does not exist", nsName(ns), name)
+			return store.Swap{}, apiErr(ErrCommitFailed, "Requirement failed: table %s does not exist", c.ident())
 		}
 		if err := rq.Validate(base); err != nil {
-			return store.Table{}, "", apiErr(ErrCommitFailed, "%v", err)
+			return store.Swap{}, apiErr(ErrCommitFailed, "%v", err)
 		}
 	}
-	if !creating && len(updates) == 0 {
-		return cur, cur.MetadataLocation, nil
+	if !creating && len(c.update) == 0 {
+		return store.Swap{Expected: cur.MetadataLocation, Next: cur}, nil
 	}
-	meta, err := applyUpdates(base, cur.MetadataLocation, updates)
+	meta, err := applyUpdates(base, cur.MetadataLocation, c.update)
 	if err != nil {
-		return store.Table{}, "", badRequest("Invalid table update: %v", err)
+		return store.Swap{}, badRequest("Invalid table update for %s: %v", c.ident(), err)
 	}
 	body, err := json.Marshal(meta)
 	if err != nil {
-		return store.Table{}, "", fmt.Errorf("encoding table metadata: %w", err)
+		return store.Swap{}, fmt.Errorf("encoding table metadata: %w", err)
 	}
 	version := 0
 	if !creating {
@@ -120,14 +218,15 @@ func (s *Server) prepareCommit(ctx context.Context, ns []string, name string, re
 	}
 	loc := newMetadataLocation(meta, version)
 	if err := s.writeMetadata(ctx, loc, body); err != nil {
-		return store.Table{}, "", err
+		return store.Swap{}, err
 	}
-	return store.Table{Namespace: ns, Name: name, MetadataLocation: loc, Metadata: body}, cur.MetadataLocation, nil
+	next := store.Entry{Kind: store.KindTable, Namespace: c.ns, Name: c.name, MetadataLocation: loc, Metadata: body}
+	return store.Swap{Expected: cur.MetadataLocation, Next: next}, nil
 }
 
 func hasAssertCreate(reqs []table.Requirement) bool {
 	for _, r := range reqs {
-		if r.GetType() == "assert-create" {
+		if r != nil && r.GetType() == "assert-create" {
 			return true
 		}
 	}
@@ -137,6 +236,11 @@ func hasAssertCreate(reqs []table.Requirement) bool {
 // applyUpdates applies updates to base; with a nil base it builds a new
 // table from the updates alone (the commit of a staged create).
 func applyUpdates(base table.Metadata, baseLocation string, updates []table.Update) (table.Metadata, error) {
+	for _, u := range updates {
+		if u == nil {
+			return nil, errors.New("update is null")
+		}
+	}
 	if base != nil {
 		return table.UpdateTableMetadata(base, updates, baseLocation)
 	}

@@ -20,6 +20,9 @@ var (
 	ErrUnsupported       = errors.New("not supported")
 	ErrCommitStateUnkown = errors.New("commit state unknown")
 	ErrUnprocessable     = errors.New("unprocessable entity")
+	ErrNoSuchTable       = errors.New("no such table")
+	ErrNoSuchView        = errors.New("no such view")
+	ErrAlreadyExists     = errors.New("already exists")
 )
 
 type errorKind struct {
@@ -31,9 +34,11 @@ type errorKind struct {
 // errorKinds is checked in order; the first match wins.
 var errorKinds = []errorKind{
 	{store.ErrNamespaceNotFound, http.StatusNotFound, "NoSuchNamespaceException"},
-	{store.ErrTableNotFound, http.StatusNotFound, "NoSuchTableException"},
+	{ErrNoSuchTable, http.StatusNotFound, "NoSuchTableException"},
+	{ErrNoSuchView, http.StatusNotFound, "NoSuchViewException"},
 	{store.ErrNamespaceExists, http.StatusConflict, "AlreadyExistsException"},
-	{store.ErrTableExists, http.StatusConflict, "AlreadyExistsException"},
+	{ErrAlreadyExists, http.StatusConflict, "AlreadyExistsException"},
+	{store.ErrExists, http.StatusConflict, "AlreadyExistsException"},
 	{store.ErrNamespaceNotEmpty, http.StatusConflict, "NamespaceNotEmptyException"},
 	{store.ErrConflict, http.StatusConflict, "CommitFailedException"},
 	{ErrCommitFailed, http.StatusConflict, "CommitFailedException"},
@@ -94,4 +99,23 @@ func apiErr(kind error, format string, args ...any) error {
 
 func badRequest(format string, args ...any) error {
 	return apiErr(ErrBadRequest, format, args...)
+}
+
+// entryErr turns a store error about a table or view into the client-facing
+// error, worded as Java clients expect.
+func entryErr(err error, kind store.Kind, ns []string, name string) error {
+	ident := nsName(ns) + "." + name
+	switch {
+	case errors.Is(err, store.ErrNotFound) && kind == store.KindView:
+		return apiErr(ErrNoSuchView, "View does not exist: %s", ident)
+	case errors.Is(err, store.ErrNotFound):
+		return apiErr(ErrNoSuchTable, "Table does not exist: %s", ident)
+	case errors.Is(err, store.ErrExists) && kind == store.KindView:
+		return apiErr(ErrAlreadyExists, "View already exists: %s", ident)
+	case errors.Is(err, store.ErrExists):
+		return apiErr(ErrAlreadyExists, "Table already exists: %s", ident)
+	case errors.Is(err, store.ErrNamespaceNotFound):
+		return nsErr(err, ns)
+	}
+	return err
 }

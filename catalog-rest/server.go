@@ -19,6 +19,7 @@ import (
 	"time"
 
 	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/prometheus/client_golang/prometheus"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers the s3:// file IO
 
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
@@ -41,6 +42,9 @@ type Config struct {
 	CommitRetries int
 	// MaxBodyBytes caps a request body. Default 64 MiB.
 	MaxBodyBytes int64
+	// IdempotencyLifetime is how long a response stays replayable under its
+	// Idempotency-Key. Default 30 minutes.
+	IdempotencyLifetime time.Duration
 	// ShutdownTimeout is how long Serve waits for in-flight requests (commits
 	// among them) when its context ends. Default 30 s.
 	ShutdownTimeout time.Duration
@@ -55,6 +59,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 64 << 20
+	}
+	if c.IdempotencyLifetime == 0 {
+		c.IdempotencyLifetime = 30 * time.Minute
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
@@ -80,17 +87,29 @@ type Server struct {
 	cfg     Config
 	handler http.Handler
 
-	locks sync.Map // table key -> *sync.Mutex; serialises commits per table in this process
-	fsMu  sync.Mutex
-	fs    map[string]icebergio.IO // by scheme://bucket
+	registry *prometheus.Registry
+	metrics  *metrics
+
+	locks    sync.Map // entry key -> *sync.Mutex; serialises commits per table in this process
+	keyLocks   keyLocks
+	expireMu   sync.Mutex
+	lastExpire time.Time
+	fsMu     sync.Mutex
+	fs       map[string]icebergio.IO // by scheme://bucket
 }
 
-// New returns a server over st. The caller keeps ownership of st.
-func New(logger *slog.Logger, st store.Store, cfg Config) (*Server, error) {
+// New returns a server over st; its metrics register with reg (a new
+// registry when nil) and are served at /metrics. The caller keeps ownership
+// of st.
+func New(logger *slog.Logger, reg *prometheus.Registry, st store.Store, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{logger: logger, store: st, cfg: cfg.withDefaults(), fs: map[string]icebergio.IO{}}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{logger: logger, store: st, cfg: cfg.withDefaults(), fs: map[string]icebergio.IO{},
+		registry: reg, metrics: newMetrics(reg)}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -125,7 +144,7 @@ type route struct {
 	h            func(w http.ResponseWriter, r *http.Request) error
 }
 
-// endpoints lists the routes in the spec's notation for /v1/config.
+// table lists the REST routes; /v1/config advertises them as endpoints.
 func (s *Server) table() []route {
 	return []route{
 		{"GET", "/v1/config", s.getConfig},
@@ -141,9 +160,20 @@ func (s *Server) table() []route {
 		{"HEAD", "/v1/namespaces/{namespace}/tables/{table}", s.tableExists},
 		{"POST", "/v1/namespaces/{namespace}/tables/{table}", s.commitTable},
 		{"DELETE", "/v1/namespaces/{namespace}/tables/{table}", s.dropTable},
+		{"GET", "/v1/namespaces/{namespace}/tables/{table}/credentials", s.loadCredentials},
 		{"POST", "/v1/namespaces/{namespace}/tables/{table}/metrics", s.reportMetrics},
+		{"POST", "/v1/namespaces/{namespace}/tables/{table}/unregister", s.unregisterTable},
 		{"POST", "/v1/namespaces/{namespace}/register", s.registerTable},
 		{"POST", "/v1/tables/rename", s.renameTable},
+		{"POST", "/v1/transactions/commit", s.commitTransaction},
+		{"GET", "/v1/namespaces/{namespace}/views", s.listViews},
+		{"POST", "/v1/namespaces/{namespace}/views", s.createView},
+		{"GET", "/v1/namespaces/{namespace}/views/{view}", s.loadView},
+		{"HEAD", "/v1/namespaces/{namespace}/views/{view}", s.viewExists},
+		{"POST", "/v1/namespaces/{namespace}/views/{view}", s.replaceView},
+		{"DELETE", "/v1/namespaces/{namespace}/views/{view}", s.dropView},
+		{"POST", "/v1/namespaces/{namespace}/register-view", s.registerView},
+		{"POST", "/v1/views/rename", s.renameView},
 	}
 }
 
@@ -151,19 +181,27 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	paths := map[string]bool{}
 	for _, rt := range s.table() {
-		mux.Handle(rt.method+" "+rt.path, s.wrap(rt.h))
+		h := s.wrap(rt.h)
+		if rt.method == "POST" || rt.method == "DELETE" {
+			h = s.idempotent(h)
+		}
+		mux.Handle(rt.method+" "+rt.path, s.instrument(rt.path, h))
 		paths[rt.path] = true
 	}
+	// Our own read-only extension: the metrics reports clients sent.
+	mux.Handle("GET /v1/namespaces/{namespace}/tables/{table}/metrics",
+		s.instrument("/v1/namespaces/{namespace}/tables/{table}/metrics", s.wrap(s.listMetricsReports)))
 	// A known path with another method gets a 405 in Iceberg's error shape;
 	// anything else a 404 in the same shape.
 	for p := range paths {
-		mux.Handle(p, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		mux.Handle(p, s.instrument(p, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 			return apiErr(ErrMethodNotAllowed, "Method %s is not allowed on %s", r.Method, r.URL.Path)
-		}))
+		})))
 	}
-	mux.Handle("/", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	s.opsRoutes(mux)
+	mux.Handle("/", s.instrument("other", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(ErrNotFound, "No route for request: %s %s", r.Method, r.URL.Path)
-	}))
+	})))
 	return mux
 }
 
@@ -172,7 +210,6 @@ func (s *Server) routes() http.Handler {
 // escape as a dropped connection.
 func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		var err error
 		func() {
@@ -186,8 +223,6 @@ func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request) error) http
 		if err != nil {
 			writeError(w, s.logger, r, err)
 		}
-		s.logger.Debug("catalog request", "method", r.Method, "path", r.URL.Path,
-			"duration", time.Since(start), "err", err)
 	})
 }
 
@@ -221,6 +256,8 @@ type configResponse struct {
 	Defaults  map[string]string `json:"defaults"`
 	Overrides map[string]string `json:"overrides"`
 	Endpoints []string          `json:"endpoints"`
+	// IdempotencyKeyLifetime tells clients the server honours Idempotency-Key.
+	IdempotencyKeyLifetime string `json:"idempotency-key-lifetime"`
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
@@ -236,9 +273,10 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
 		defaults = map[string]string{}
 	}
 	return writeJSON(w, http.StatusOK, configResponse{
-		Defaults:  defaults,
-		Overrides: map[string]string{},
-		Endpoints: endpoints,
+		Defaults:               defaults,
+		Overrides:              map[string]string{},
+		Endpoints:              endpoints,
+		IdempotencyKeyLifetime: isoDuration(s.cfg.IdempotencyLifetime),
 	})
 }
 

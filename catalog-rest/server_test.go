@@ -34,10 +34,10 @@ func newServer(t *testing.T) *httptest.Server {
 	if err := st.CreateNamespace(ctx, store.Namespace{Levels: []string{"raw"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateTable(ctx, store.Table{Namespace: []string{"raw"}, Name: "orders", MetadataLocation: "s3://b/raw/orders/metadata/00000-x.metadata.json", Metadata: []byte(minimalMetadata)}); err != nil {
+	if err := st.CreateEntry(ctx, store.Entry{Kind: store.KindTable, Namespace: []string{"raw"}, Name: "orders", MetadataLocation: "s3://b/raw/orders/metadata/00000-x.metadata.json", Metadata: []byte(minimalMetadata)}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := catalogrest.New(slog.New(slog.DiscardHandler), st, catalogrest.Config{Warehouse: "s3://b"})
+	srv, err := catalogrest.New(slog.New(slog.DiscardHandler), nil, st, catalogrest.Config{Warehouse: "s3://b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestConfigAdvertisesEndpointsAndClientProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv, err := catalogrest.New(slog.New(slog.DiscardHandler), st, catalogrest.Config{
+	srv, err := catalogrest.New(slog.New(slog.DiscardHandler), nil, st, catalogrest.Config{
 		Warehouse: "s3://b", ClientProperties: map[string]string{"s3.endpoint": "http://127.0.0.1:9000"},
 	})
 	if err != nil {

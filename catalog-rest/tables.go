@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
@@ -46,15 +48,7 @@ func tablePath(r *http.Request) ([]string, string, error) {
 
 // tblErr turns a store error about a table into the client-facing error.
 func tblErr(err error, ns []string, name string) error {
-	switch {
-	case errors.Is(err, store.ErrTableNotFound):
-		return apiErr(err, "Table does not exist: %s.%s", nsName(ns), name)
-	case errors.Is(err, store.ErrTableExists):
-		return apiErr(err, "Table already exists: %s.%s", nsName(ns), name)
-	case errors.Is(err, store.ErrNamespaceNotFound):
-		return nsErr(err, ns)
-	}
-	return err
+	return entryErr(err, store.KindTable, ns, name)
 }
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
@@ -62,7 +56,7 @@ func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	names, err := s.store.ListTables(r.Context(), ns)
+	names, err := s.store.ListEntries(r.Context(), store.KindTable, ns)
 	if err != nil {
 		return nsErr(err, ns)
 	}
@@ -92,7 +86,7 @@ func (s *Server) loadTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.store.LoadTable(r.Context(), ns, name)
+	t, err := s.store.LoadEntry(r.Context(), store.KindTable, ns, name)
 	if err != nil {
 		return tblErr(err, ns, name)
 	}
@@ -102,8 +96,18 @@ func (s *Server) loadTable(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
+	body := json.RawMessage(t.Metadata)
+	switch mode := r.URL.Query().Get("snapshots"); mode {
+	case "", "all":
+	case "refs":
+		if body, err = refsOnly(t.Metadata); err != nil {
+			return fmt.Errorf("filtering snapshots of %s.%s: %w", nsName(ns), name, err)
+		}
+	default:
+		return badRequest("Invalid snapshots mode: %q (all or refs)", mode)
+	}
 	return writeJSON(w, http.StatusOK, loadTableResponse{
-		MetadataLocation: t.MetadataLocation, Metadata: t.Metadata, Config: s.clientConfig(),
+		MetadataLocation: t.MetadataLocation, Metadata: body, Config: s.clientConfig(),
 	})
 }
 
@@ -112,7 +116,7 @@ func (s *Server) tableExists(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.LoadTable(r.Context(), ns, name); err != nil {
+	if _, err := s.store.LoadEntry(r.Context(), store.KindTable, ns, name); err != nil {
 		return tblErr(err, ns, name)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -149,8 +153,8 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nsErr(err, ns)
 	}
-	if _, err := s.store.LoadTable(ctx, ns, req.Name); err == nil {
-		return tblErr(store.ErrTableExists, ns, req.Name)
+	if err := s.nameFree(ctx, store.KindTable, ns, req.Name); err != nil {
+		return err
 	}
 	loc := strings.TrimRight(req.Location, "/")
 	if loc == "" {
@@ -185,10 +189,10 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	if err := s.writeMetadata(ctx, metaLoc, body); err != nil {
 		return err
 	}
-	rec := store.Table{Namespace: ns, Name: req.Name, MetadataLocation: metaLoc, Metadata: body}
-	if err := s.store.CreateTable(ctx, rec); err != nil {
+	rec := store.Entry{Kind: store.KindTable, Namespace: ns, Name: req.Name, MetadataLocation: metaLoc, Metadata: body}
+	if err := s.store.CreateEntry(ctx, rec); err != nil {
 		s.removeFile(ctx, metaLoc)
-		return tblErr(err, ns, req.Name)
+		return s.createErr(ctx, err, store.KindTable, ns, req.Name)
 	}
 	w.Header().Set("ETag", etag(metaLoc))
 	return writeJSON(w, http.StatusOK, loadTableResponse{MetadataLocation: metaLoc, Metadata: body, Config: s.clientConfig()})
@@ -247,7 +251,7 @@ func (s *Server) dropTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	purge, _ := strconv.ParseBool(r.URL.Query().Get("purgeRequested"))
-	t, err := s.store.DropTable(r.Context(), ns, name)
+	t, err := s.store.DropEntry(r.Context(), store.KindTable, ns, name)
 	if err != nil {
 		return tblErr(err, ns, name)
 	}
@@ -261,7 +265,7 @@ func (s *Server) dropTable(w http.ResponseWriter, r *http.Request) error {
 }
 
 // purge deletes every file under a dropped table's location.
-func (s *Server) purge(ctx context.Context, t store.Table) error {
+func (s *Server) purge(ctx context.Context, t store.Entry) error {
 	meta, err := table.ParseMetadataBytes(t.Metadata)
 	if err != nil {
 		return fmt.Errorf("parsing metadata of dropped table: %w", err)
@@ -306,6 +310,7 @@ func (s *Server) registerTable(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name             string `json:"name"`
 		MetadataLocation string `json:"metadata-location"`
+		Overwrite        bool   `json:"overwrite"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		return err
@@ -313,33 +318,68 @@ func (s *Server) registerTable(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == "" || req.MetadataLocation == "" {
 		return badRequest("Invalid register table request: name and metadata-location are required")
 	}
-	fsys, err := s.fileIO(r.Context(), req.MetadataLocation)
+	ctx := r.Context()
+	if _, err := s.store.LoadNamespace(ctx, ns); err != nil {
+		return nsErr(err, ns)
+	}
+	body, err := s.readMetadata(ctx, req.MetadataLocation, func(b []byte) error {
+		_, err := table.ParseMetadataBytes(b)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	f, err := fsys.Open(req.MetadataLocation)
+	rec := store.Entry{Kind: store.KindTable, Namespace: ns, Name: req.Name, MetadataLocation: req.MetadataLocation, Metadata: body}
+	err = s.store.CreateEntry(ctx, rec)
+	if errors.Is(err, store.ErrExists) && req.Overwrite {
+		var cur store.Entry
+		if cur, err = s.store.LoadEntry(ctx, store.KindTable, ns, req.Name); err == nil {
+			err = s.store.Swap(ctx, store.Swap{Expected: cur.MetadataLocation, Next: rec})
+		}
+	}
 	if err != nil {
-		return badRequest("Cannot read metadata file %s: %v", req.MetadataLocation, err)
-	}
-	meta, err := table.ParseMetadata(f)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return badRequest("Invalid metadata file %s: %v", req.MetadataLocation, err)
-	}
-	body, err := json.Marshal(meta)
-	if err != nil {
-		return fmt.Errorf("encoding table metadata: %w", err)
-	}
-	rec := store.Table{Namespace: ns, Name: req.Name, MetadataLocation: req.MetadataLocation, Metadata: body}
-	if err := s.store.CreateTable(r.Context(), rec); err != nil {
-		return tblErr(err, ns, req.Name)
+		return s.createErr(ctx, err, store.KindTable, ns, req.Name)
 	}
 	return writeJSON(w, http.StatusOK, loadTableResponse{MetadataLocation: req.MetadataLocation, Metadata: body, Config: s.clientConfig()})
 }
 
-func (s *Server) renameTable(w http.ResponseWriter, r *http.Request) error {
+// readMetadata reads a metadata file a client points at and checks it parses.
+func (s *Server) readMetadata(ctx context.Context, loc string, parse func([]byte) error) ([]byte, error) {
+	fsys, err := s.fileIO(ctx, loc)
+	if err != nil {
+		return nil, badRequest("Cannot read metadata file %s: %v", loc, err)
+	}
+	f, err := fsys.Open(loc)
+	if err != nil {
+		return nil, badRequest("Cannot read metadata file %s: %v", loc, err)
+	}
+	body, err := io.ReadAll(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, badRequest("Cannot read metadata file %s: %v", loc, err)
+	}
+	if err := parse(body); err != nil {
+		return nil, badRequest("Invalid metadata file %s: %v", loc, err)
+	}
+	return body, nil
+}
+
+func (s *Server) unregisterTable(w http.ResponseWriter, r *http.Request) error {
+	ns, name, err := tablePath(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.store.DropEntry(r.Context(), store.KindTable, ns, name)
+	if err != nil {
+		return tblErr(err, ns, name)
+	}
+	return writeJSON(w, http.StatusOK, commitResponse{MetadataLocation: t.MetadataLocation, Metadata: t.Metadata})
+}
+
+// renameEntry renames a table or view; the destination name must be free of both.
+func (s *Server) renameEntry(w http.ResponseWriter, r *http.Request, kind store.Kind) error {
 	var req struct {
 		Source      *tableIdent `json:"source"`
 		Destination *tableIdent `json:"destination"`
@@ -351,17 +391,70 @@ func (s *Server) renameTable(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Invalid rename request: source and destination are required")
 	}
 	src, dst := req.Source, req.Destination
-	err := s.store.RenameTable(r.Context(), src.Namespace, src.Name, dst.Namespace, dst.Name)
+	ctx := r.Context()
+	err := s.store.RenameEntry(ctx, kind, src.Namespace, src.Name, dst.Namespace, dst.Name)
 	switch {
-	case errors.Is(err, store.ErrTableExists):
-		return tblErr(err, dst.Namespace, dst.Name)
+	case errors.Is(err, store.ErrExists):
+		return s.createErr(ctx, err, kind, dst.Namespace, dst.Name)
 	case errors.Is(err, store.ErrNamespaceNotFound):
 		return nsErr(err, dst.Namespace)
 	case err != nil:
-		return tblErr(err, src.Namespace, src.Name)
+		return entryErr(err, kind, src.Namespace, src.Name)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (s *Server) renameTable(w http.ResponseWriter, r *http.Request) error {
+	return s.renameEntry(w, r, store.KindTable)
+}
+
+// nameFree checks that no table or view in ns is called name.
+func (s *Server) nameFree(ctx context.Context, kind store.Kind, ns []string, name string) error {
+	for _, k := range []store.Kind{store.KindTable, store.KindView} {
+		if _, err := s.store.LoadEntry(ctx, k, ns, name); err == nil {
+			return s.createErr(ctx, store.ErrExists, kind, ns, name)
+		}
+	}
+	return nil
+}
+
+// createErr words a failed create or rename: the name may be taken by an
+// entry of the other kind.
+func (s *Server) createErr(ctx context.Context, err error, kind store.Kind, ns []string, name string) error {
+	if !errors.Is(err, store.ErrExists) {
+		return entryErr(err, kind, ns, name)
+	}
+	other := store.KindView
+	if kind == store.KindView {
+		other = store.KindTable
+	}
+	if _, lerr := s.store.LoadEntry(ctx, other, ns, name); lerr == nil {
+		word := "View"
+		if other == store.KindTable {
+			word = "Table"
+		}
+		return apiErr(ErrAlreadyExists, "%s with same name already exists: %s.%s", word, nsName(ns), name)
+	}
+	return entryErr(err, kind, ns, name)
+}
+
+func (s *Server) loadCredentials(w http.ResponseWriter, r *http.Request) error {
+	ns, name, err := tablePath(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.store.LoadEntry(r.Context(), store.KindTable, ns, name)
+	if err != nil {
+		return tblErr(err, ns, name)
+	}
+	meta, err := table.ParseMetadataBytes(t.Metadata)
+	if err != nil {
+		return fmt.Errorf("parsing metadata of %s.%s: %w", nsName(ns), name, err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"storage-credentials": []map[string]any{{"prefix": meta.Location(), "config": s.clientConfig()}},
+	})
 }
 
 func (s *Server) reportMetrics(w http.ResponseWriter, r *http.Request) error {
@@ -369,11 +462,90 @@ func (s *Server) reportMetrics(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var report map[string]any
-	if err := decodeJSON(r, &report); err != nil {
+	var report struct {
+		ReportType string `json:"report-type"`
+	}
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return badRequest("Malformed request: %v", err)
+	}
+	if err := json.Unmarshal(raw, &report); err != nil {
+		return badRequest("Malformed metrics report: %v", err)
+	}
+	if report.ReportType == "" {
+		return badRequest("Invalid metrics report: report-type is required")
+	}
+	err = s.store.AddMetricsReport(r.Context(), store.MetricsReport{Namespace: ns, Table: name, Received: time.Now(), Report: raw})
+	if err != nil {
 		return err
 	}
-	s.logger.Debug("metrics report", "table", nsName(ns)+"."+name, "report-type", report["report-type"])
+	s.metrics.reports.Inc()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// listMetricsReports serves the newest reports clients sent for a table
+// (?limit=N, default 100): our extension, so reports are not discarded.
+func (s *Server) listMetricsReports(w http.ResponseWriter, r *http.Request) error {
+	ns, name, err := tablePath(r)
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
+			return badRequest("Invalid limit: %q", l)
+		}
+	}
+	reports, err := s.store.MetricsReports(r.Context(), ns, name, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, len(reports))
+	for i, rep := range reports {
+		out[i] = map[string]any{"received-ms": rep.Received.UnixMilli(), "report": json.RawMessage(rep.Report)}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"reports": out})
+}
+
+// refsOnly keeps only the snapshots that a branch or tag points at.
+func refsOnly(metadata []byte) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(metadata, &m); err != nil {
+		return nil, err
+	}
+	var refs map[string]struct {
+		SnapshotID int64 `json:"snapshot-id"`
+	}
+	if raw, ok := m["refs"]; ok {
+		if err := json.Unmarshal(raw, &refs); err != nil {
+			return nil, err
+		}
+	}
+	var snaps []map[string]json.RawMessage
+	if raw, ok := m["snapshots"]; ok {
+		if err := json.Unmarshal(raw, &snaps); err != nil {
+			return nil, err
+		}
+	}
+	keep := map[int64]bool{}
+	for _, ref := range refs {
+		keep[ref.SnapshotID] = true
+	}
+	kept := make([]map[string]json.RawMessage, 0, len(keep))
+	for _, snap := range snaps {
+		var id int64
+		if err := json.Unmarshal(snap["snapshot-id"], &id); err != nil {
+			return nil, err
+		}
+		if keep[id] {
+			kept = append(kept, snap)
+		}
+	}
+	enc, err := json.Marshal(kept)
+	if err != nil {
+		return nil, err
+	}
+	m["snapshots"] = enc
+	return json.Marshal(m)
 }

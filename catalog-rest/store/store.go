@@ -1,6 +1,7 @@
-// Package store defines the durable state of the REST catalog: namespaces and
-// the pointer from each table to its current metadata file. Every
-// implementation (SQLite now, PostgreSQL later) passes the shared suite in
+// Package store defines the durable state of the REST catalog: namespaces,
+// the pointer from each table and view to its current metadata file, the
+// responses kept for idempotent retries, and the metrics reports clients
+// send. Every implementation (SQLite, PostgreSQL) passes the shared suite in
 // package storetest.
 package store
 
@@ -8,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 )
 
 // Sentinel errors returned by every Store implementation.
@@ -15,21 +17,17 @@ var (
 	ErrNamespaceNotFound = errors.New("namespace not found")
 	ErrNamespaceExists   = errors.New("namespace already exists")
 	ErrNamespaceNotEmpty = errors.New("namespace is not empty")
-	ErrTableNotFound     = errors.New("table not found")
-	ErrTableExists       = errors.New("table already exists")
+	// ErrNotFound means no entry of the asked kind has that name.
+	ErrNotFound = errors.New("entry not found")
+	// ErrExists means an entry of some kind (table or view) already has the name.
+	ErrExists = errors.New("entry already exists")
 	// ErrConflict means a compare-and-swap lost against a concurrent commit.
-	ErrConflict = errors.New("table changed concurrently")
+	ErrConflict = errors.New("entry changed concurrently")
 )
 
 // Separator joins namespace levels in keys; it is the unit separator that the
 // REST spec uses in URLs, so it can never appear inside a level.
 const Separator = "\x1f"
-
-// Namespace is a (possibly multi-level) namespace with its properties.
-type Namespace struct {
-	Levels     []string
-	Properties map[string]string
-}
 
 // Key is the namespace's storage key.
 func Key(levels []string) string { return strings.Join(levels, Separator) }
@@ -42,18 +40,58 @@ func Levels(key string) []string {
 	return strings.Split(key, Separator)
 }
 
-// Table is a table's catalog entry: where its current metadata file lives,
-// and a copy of that file so loads need no trip to object storage.
-type Table struct {
+// Namespace is a (possibly multi-level) namespace with its properties.
+type Namespace struct {
+	Levels     []string
+	Properties map[string]string
+}
+
+// Kind tells tables and views apart. Both live in one name space per
+// namespace: a view cannot take a table's name.
+type Kind string
+
+// The kinds of entries.
+const (
+	KindTable Kind = "table"
+	KindView  Kind = "view"
+)
+
+// Entry is a table's or view's catalog entry: where its current metadata
+// file lives, and a copy of that file so loads need no trip to storage.
+type Entry struct {
+	Kind             Kind
 	Namespace        []string
 	Name             string
 	MetadataLocation string
 	Metadata         []byte
 }
 
+// Swap replaces an entry whose metadata location is still Expected with
+// Next. An empty Expected creates Next instead.
+type Swap struct {
+	Expected string
+	Next     Entry
+}
+
 // PropertyChanges is the outcome of a namespace property update.
 type PropertyChanges struct {
 	Updated, Removed, Missing []string
+}
+
+// IdempotentResponse is what a mutation answered, kept so that a retry with
+// the same Idempotency-Key gets the same answer without doing it again.
+type IdempotentResponse struct {
+	Status  int
+	Body    []byte
+	Created time.Time
+}
+
+// MetricsReport is a scan or commit report a client sent for a table.
+type MetricsReport struct {
+	Namespace []string
+	Table     string
+	Received  time.Time
+	Report    []byte
 }
 
 // Store is the catalog's durable state. Implementations must be safe for
@@ -64,17 +102,31 @@ type Store interface {
 	// ListNamespaces lists the direct children of parent (top level when parent is empty).
 	ListNamespaces(ctx context.Context, parent []string) ([][]string, error)
 	UpdateNamespace(ctx context.Context, levels []string, updates map[string]string, removals []string) (PropertyChanges, error)
-	// DropNamespace fails with ErrNamespaceNotEmpty while tables or child namespaces exist.
+	// DropNamespace fails with ErrNamespaceNotEmpty while entries or child namespaces exist.
 	DropNamespace(ctx context.Context, levels []string) error
 
-	CreateTable(ctx context.Context, t Table) error
-	LoadTable(ctx context.Context, ns []string, name string) (Table, error)
-	ListTables(ctx context.Context, ns []string) ([]string, error)
-	// SwapTable replaces the table's entry with next only while its metadata
-	// location is still expected; otherwise it returns ErrConflict.
-	SwapTable(ctx context.Context, expected string, next Table) error
-	DropTable(ctx context.Context, ns []string, name string) (Table, error)
-	RenameTable(ctx context.Context, fromNS []string, from string, toNS []string, to string) error
+	// CreateEntry fails with ErrExists when any entry has the name.
+	CreateEntry(ctx context.Context, e Entry) error
+	LoadEntry(ctx context.Context, kind Kind, ns []string, name string) (Entry, error)
+	// ListEntries lists the names of the entries of one kind, sorted.
+	ListEntries(ctx context.Context, kind Kind, ns []string) ([]string, error)
+	// Swap applies all swaps in one transaction, or none: ErrConflict when an
+	// entry's location is no longer the expected one, ErrNotFound when it is
+	// gone, ErrExists when a create meets an existing name.
+	Swap(ctx context.Context, swaps ...Swap) error
+	DropEntry(ctx context.Context, kind Kind, ns []string, name string) (Entry, error)
+	RenameEntry(ctx context.Context, kind Kind, fromNS []string, from string, toNS []string, to string) error
+
+	// PutIdempotent keeps a response under key; an existing key is left as is.
+	PutIdempotent(ctx context.Context, key string, r IdempotentResponse) error
+	// GetIdempotent returns the response kept under key, if any.
+	GetIdempotent(ctx context.Context, key string) (IdempotentResponse, bool, error)
+	// ExpireIdempotent forgets responses created before cutoff.
+	ExpireIdempotent(ctx context.Context, cutoff time.Time) error
+
+	AddMetricsReport(ctx context.Context, r MetricsReport) error
+	// MetricsReports returns the newest reports of a table, newest first, at most limit.
+	MetricsReports(ctx context.Context, ns []string, table string, limit int) ([]MetricsReport, error)
 
 	Close() error
 }

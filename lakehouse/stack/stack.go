@@ -117,7 +117,7 @@ func (s *Stack) StartCatalog(ctx context.Context) error {
 		return err
 	}
 	props := s.Storage.Config().ClientProperties()
-	srv, err := catalogrest.New(s.logger, db, catalogrest.Config{Warehouse: s.Warehouse(), ClientProperties: props})
+	srv, err := catalogrest.New(s.logger, nil, db, catalogrest.Config{Warehouse: s.Warehouse(), ClientProperties: props})
 	if err != nil {
 		return errors.Join(err, db.Close())
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -25,13 +26,28 @@ var migrations = []string{
 		properties TEXT NOT NULL DEFAULT '{}'
 	);
 	CREATE INDEX namespaces_parent ON namespaces(parent);
-	CREATE TABLE tables (
+	CREATE TABLE entries (
 		namespace         TEXT NOT NULL REFERENCES namespaces(name),
 		name              TEXT NOT NULL,
+		kind              TEXT NOT NULL,
 		metadata_location TEXT NOT NULL,
 		metadata          BLOB NOT NULL,
 		PRIMARY KEY (namespace, name)
-	);`,
+	);
+	CREATE TABLE idempotency (
+		key        TEXT PRIMARY KEY,
+		status     INTEGER NOT NULL,
+		body       BLOB NOT NULL,
+		created_ms INTEGER NOT NULL
+	);
+	CREATE TABLE metrics_reports (
+		id          INTEGER PRIMARY KEY AUTOINCREMENT,
+		namespace   TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		received_ms INTEGER NOT NULL,
+		report      BLOB NOT NULL
+	);
+	CREATE INDEX metrics_reports_table ON metrics_reports(namespace, name, id);`,
 }
 
 // Store is a store.Store over one SQLite file.
@@ -228,7 +244,7 @@ func (s *Store) DropNamespace(ctx context.Context, levels []string) error {
 		}
 		var n int
 		err := tx.QueryRowContext(ctx,
-			`SELECT (SELECT count(*) FROM tables WHERE namespace = ?) + (SELECT count(*) FROM namespaces WHERE parent = ?)`,
+			`SELECT (SELECT count(*) FROM entries WHERE namespace = ?) + (SELECT count(*) FROM namespaces WHERE parent = ?)`,
 			key, key).Scan(&n)
 		if err != nil {
 			return err
@@ -241,114 +257,207 @@ func (s *Store) DropNamespace(ctx context.Context, levels []string) error {
 	})
 }
 
-// CreateTable registers a new table.
-func (s *Store) CreateTable(ctx context.Context, t store.Table) error {
+// CreateEntry registers a new table or view.
+func (s *Store) CreateEntry(ctx context.Context, e store.Entry) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := namespaceExists(ctx, tx, store.Key(t.Namespace)); err != nil {
+		if err := namespaceExists(ctx, tx, store.Key(e.Namespace)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO tables (namespace, name, metadata_location, metadata) VALUES (?, ?, ?, ?)`,
-			store.Key(t.Namespace), t.Name, t.MetadataLocation, nonNilBytes(t.Metadata))
-		if isUniqueViolation(err) {
-			return store.ErrTableExists
-		}
-		return err
+		return insertEntry(ctx, tx, e)
 	})
 }
 
-// LoadTable returns the table's entry.
-func (s *Store) LoadTable(ctx context.Context, ns []string, name string) (store.Table, error) {
-	t := store.Table{Namespace: slices.Clone(ns), Name: name}
-	err := s.db.QueryRowContext(ctx,
-		`SELECT metadata_location, metadata FROM tables WHERE namespace = ? AND name = ?`,
-		store.Key(ns), name).Scan(&t.MetadataLocation, &t.Metadata)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Table{}, store.ErrTableNotFound
+func insertEntry(ctx context.Context, tx *sql.Tx, e store.Entry) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO entries (namespace, name, kind, metadata_location, metadata) VALUES (?, ?, ?, ?, ?)`,
+		store.Key(e.Namespace), e.Name, string(e.Kind), e.MetadataLocation, nonNilBytes(e.Metadata))
+	if isUniqueViolation(err) {
+		return store.ErrExists
 	}
-	if err != nil {
-		return store.Table{}, fmt.Errorf("loading table: %w", err)
-	}
-	return t, nil
+	return err
 }
 
-// ListTables lists the names of the tables in ns.
-func (s *Store) ListTables(ctx context.Context, ns []string) ([]string, error) {
+// LoadEntry returns the entry of the given kind.
+func (s *Store) LoadEntry(ctx context.Context, kind store.Kind, ns []string, name string) (store.Entry, error) {
+	e := store.Entry{Kind: kind, Namespace: slices.Clone(ns), Name: name}
+	err := s.db.QueryRowContext(ctx,
+		`SELECT metadata_location, metadata FROM entries WHERE namespace = ? AND name = ? AND kind = ?`,
+		store.Key(ns), name, string(kind)).Scan(&e.MetadataLocation, &e.Metadata)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Entry{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Entry{}, fmt.Errorf("loading %s: %w", kind, err)
+	}
+	return e, nil
+}
+
+// ListEntries lists the names of one kind's entries in ns.
+func (s *Store) ListEntries(ctx context.Context, kind store.Kind, ns []string) ([]string, error) {
 	if _, err := s.LoadNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM tables WHERE namespace = ? ORDER BY name`, store.Key(ns))
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM entries WHERE namespace = ? AND kind = ? ORDER BY name`,
+		store.Key(ns), string(kind))
 	if err != nil {
-		return nil, fmt.Errorf("listing tables: %w", err)
+		return nil, fmt.Errorf("listing %ss: %w", kind, err)
 	}
 	defer rows.Close()
 	out := []string{}
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("listing tables: %w", err)
+			return nil, fmt.Errorf("listing %ss: %w", kind, err)
 		}
 		out = append(out, name)
 	}
 	return out, rows.Err()
 }
 
-// SwapTable is the commit's compare-and-swap of the metadata pointer.
-func (s *Store) SwapTable(ctx context.Context, expected string, next store.Table) error {
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE tables SET metadata_location = ?, metadata = ? WHERE namespace = ? AND name = ? AND metadata_location = ?`,
-		next.MetadataLocation, nonNilBytes(next.Metadata), store.Key(next.Namespace), next.Name, expected)
-	if err != nil {
-		return fmt.Errorf("swapping table metadata: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("swapping table metadata: %w", err)
-	}
-	if n == 1 {
-		return nil
-	}
-	if _, err := s.LoadTable(ctx, next.Namespace, next.Name); err != nil {
-		return err
-	}
-	return store.ErrConflict
-}
-
-// DropTable removes the table's entry and returns what it was.
-func (s *Store) DropTable(ctx context.Context, ns []string, name string) (store.Table, error) {
-	var t store.Table
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		t = store.Table{Namespace: slices.Clone(ns), Name: name}
-		err := tx.QueryRowContext(ctx,
-			`DELETE FROM tables WHERE namespace = ? AND name = ? RETURNING metadata_location, metadata`,
-			store.Key(ns), name).Scan(&t.MetadataLocation, &t.Metadata)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrTableNotFound
-		}
-		return err
-	})
-	return t, err
-}
-
-// RenameTable moves a table to a new identifier.
-func (s *Store) RenameTable(ctx context.Context, fromNS []string, from string, toNS []string, to string) error {
+// Swap is the commit's compare-and-swap of metadata pointers, all or none.
+func (s *Store) Swap(ctx context.Context, swaps ...store.Swap) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := namespaceExists(ctx, tx, store.Key(toNS)); err != nil {
+		for _, sw := range swaps {
+			if err := swapOne(ctx, tx, sw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func swapOne(ctx context.Context, tx *sql.Tx, sw store.Swap) error {
+	n := sw.Next
+	if sw.Expected == "" {
+		if err := namespaceExists(ctx, tx, store.Key(n.Namespace)); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE tables SET namespace = ?, name = ? WHERE namespace = ? AND name = ?`,
-			store.Key(toNS), to, store.Key(fromNS), from)
-		if isUniqueViolation(err) {
-			return store.ErrTableExists
+		return insertEntry(ctx, tx, n)
+	}
+	res, err := tx.ExecContext(ctx,
+		`UPDATE entries SET metadata_location = ?, metadata = ?
+		 WHERE namespace = ? AND name = ? AND kind = ? AND metadata_location = ?`,
+		n.MetadataLocation, nonNilBytes(n.Metadata), store.Key(n.Namespace), n.Name, string(n.Kind), sw.Expected)
+	if err != nil {
+		return fmt.Errorf("swapping metadata: %w", err)
+	}
+	if rows, err := res.RowsAffected(); err != nil || rows == 1 {
+		return err
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM entries WHERE namespace = ? AND name = ? AND kind = ?`,
+		store.Key(n.Namespace), n.Name, string(n.Kind)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return errors.Join(store.ErrConflict, err)
+}
+
+// DropEntry removes an entry and returns what it was.
+func (s *Store) DropEntry(ctx context.Context, kind store.Kind, ns []string, name string) (store.Entry, error) {
+	e := store.Entry{Kind: kind, Namespace: slices.Clone(ns), Name: name}
+	err := s.db.QueryRowContext(ctx,
+		`DELETE FROM entries WHERE namespace = ? AND name = ? AND kind = ? RETURNING metadata_location, metadata`,
+		store.Key(ns), name, string(kind)).Scan(&e.MetadataLocation, &e.Metadata)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Entry{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Entry{}, fmt.Errorf("dropping %s: %w", kind, err)
+	}
+	return e, nil
+}
+
+// RenameEntry moves an entry to a new identifier.
+func (s *Store) RenameEntry(ctx context.Context, kind store.Kind, fromNS []string, from string, toNS []string, to string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM entries WHERE namespace = ? AND name = ? AND kind = ?`,
+			store.Key(fromNS), from, string(kind)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return errors.Join(store.ErrTableNotFound, err)
+		if err := namespaceExists(ctx, tx, store.Key(toNS)); err != nil {
+			return err
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE entries SET namespace = ?, name = ? WHERE namespace = ? AND name = ? AND kind = ?`,
+			store.Key(toNS), to, store.Key(fromNS), from, string(kind))
+		if isUniqueViolation(err) {
+			return store.ErrExists
+		}
+		return err
 	})
+}
+
+// PutIdempotent keeps a response; the first one kept for a key wins.
+func (s *Store) PutIdempotent(ctx context.Context, key string, r store.IdempotentResponse) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO idempotency (key, status, body, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+		key, r.Status, nonNilBytes(r.Body), r.Created.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("keeping idempotent response: %w", err)
+	}
+	return nil
+}
+
+// GetIdempotent returns the response kept under key.
+func (s *Store) GetIdempotent(ctx context.Context, key string) (store.IdempotentResponse, bool, error) {
+	var r store.IdempotentResponse
+	var ms int64
+	err := s.db.QueryRowContext(ctx, `SELECT status, body, created_ms FROM idempotency WHERE key = ?`, key).
+		Scan(&r.Status, &r.Body, &ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("reading idempotent response: %w", err)
+	}
+	r.Created = time.UnixMilli(ms)
+	return r, true, nil
+}
+
+// ExpireIdempotent forgets responses created before cutoff.
+func (s *Store) ExpireIdempotent(ctx context.Context, cutoff time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM idempotency WHERE created_ms < ?`, cutoff.UnixMilli()); err != nil {
+		return fmt.Errorf("expiring idempotent responses: %w", err)
+	}
+	return nil
+}
+
+// AddMetricsReport keeps a client's metrics report.
+func (s *Store) AddMetricsReport(ctx context.Context, r store.MetricsReport) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO metrics_reports (namespace, name, received_ms, report) VALUES (?, ?, ?, ?)`,
+		store.Key(r.Namespace), r.Table, r.Received.UnixMilli(), nonNilBytes(r.Report))
+	if err != nil {
+		return fmt.Errorf("keeping metrics report: %w", err)
+	}
+	return nil
+}
+
+// MetricsReports returns a table's newest reports first.
+func (s *Store) MetricsReports(ctx context.Context, ns []string, table string, limit int) ([]store.MetricsReport, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT received_ms, report FROM metrics_reports WHERE namespace = ? AND name = ? ORDER BY id DESC LIMIT ?`,
+		store.Key(ns), table, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing metrics reports: %w", err)
+	}
+	defer rows.Close()
+	var out []store.MetricsReport
+	for rows.Next() {
+		r := store.MetricsReport{Namespace: slices.Clone(ns), Table: table}
+		var ms int64
+		if err := rows.Scan(&ms, &r.Report); err != nil {
+			return nil, fmt.Errorf("listing metrics reports: %w", err)
+		}
+		r.Received = time.UnixMilli(ms)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func nonNil(m map[string]string) map[string]string {

@@ -30,7 +30,7 @@ func TestReopenKeepsState(t *testing.T) {
 	if err := s.CreateNamespace(ctx, store.Namespace{Levels: []string{"raw"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateTable(ctx, store.Table{Namespace: []string{"raw"}, Name: "t", MetadataLocation: "m0", Metadata: []byte("{}")}); err != nil {
+	if err := s.CreateEntry(ctx, store.Entry{Kind: store.KindTable, Namespace: []string{"raw"}, Name: "t", MetadataLocation: "m0", Metadata: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -41,7 +41,7 @@ func TestReopenKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.LoadTable(ctx, []string{"raw"}, "t")
+	got, err := s.LoadEntry(ctx, store.KindTable, []string{"raw"}, "t")
 	if err != nil || got.MetadataLocation != "m0" {
 		t.Fatalf("after reopen: %+v, %v", got, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
 )
@@ -21,8 +22,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a namespace with a table or a child cannot be dropped", testDropNamespace},
 		{"namespace property updates report updated, removed and missing keys", testNamespaceProperties},
 		{"tables are created, loaded, listed, renamed and dropped", testTables},
+		{"views and tables share one name space but are loaded by kind", testViewsShareNamesWithTables},
 		{"a swap with a stale metadata location is a conflict", testSwapConflict},
+		{"a multi-entry swap changes all entries or none", testMultiSwapIsAllOrNothing},
 		{"concurrent swaps let exactly one writer win each round", testConcurrentSwaps},
+		{"an idempotent response is kept once and expires", testIdempotency},
+		{"metrics reports are kept per table, newest first", testMetricsReports},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,15 +83,29 @@ func testNamespaces(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNamespaceNotFound)
 }
 
+func tbl(ns []string, name, loc string) store.Entry {
+	return store.Entry{Kind: store.KindTable, Namespace: ns, Name: name, MetadataLocation: loc, Metadata: []byte(`{"loc":"` + loc + `"}`)}
+}
+
+func view(ns []string, name, loc string) store.Entry {
+	e := tbl(ns, name, loc)
+	e.Kind = store.KindView
+	return e
+}
+
 func testDropNamespace(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: []string{"a"}}))
 	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: []string{"a", "b"}}))
 	wantErr(t, s.DropNamespace(ctx, []string{"a"}), store.ErrNamespaceNotEmpty)
 	must(t, s.DropNamespace(ctx, []string{"a", "b"}))
-	must(t, s.CreateTable(ctx, store.Table{Namespace: []string{"a"}, Name: "t", MetadataLocation: "m0", Metadata: []byte("{}")}))
+	must(t, s.CreateEntry(ctx, tbl([]string{"a"}, "t", "m0")))
 	wantErr(t, s.DropNamespace(ctx, []string{"a"}), store.ErrNamespaceNotEmpty)
-	_, err := s.DropTable(ctx, []string{"a"}, "t")
+	_, err := s.DropEntry(ctx, store.KindTable, []string{"a"}, "t")
+	must(t, err)
+	must(t, s.CreateEntry(ctx, view([]string{"a"}, "v", "v0")))
+	wantErr(t, s.DropNamespace(ctx, []string{"a"}), store.ErrNamespaceNotEmpty)
+	_, err = s.DropEntry(ctx, store.KindView, []string{"a"}, "v")
 	must(t, err)
 	must(t, s.DropNamespace(ctx, []string{"a"}))
 	wantErr(t, s.DropNamespace(ctx, []string{"a"}), store.ErrNamespaceNotFound)
@@ -112,51 +131,114 @@ func testNamespaceProperties(t *testing.T, s store.Store) {
 func testTables(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ns := []string{"raw"}
-	wantErr(t, s.CreateTable(ctx, store.Table{Namespace: ns, Name: "t", MetadataLocation: "m0"}), store.ErrNamespaceNotFound)
+	wantErr(t, s.CreateEntry(ctx, tbl(ns, "t", "m0")), store.ErrNamespaceNotFound)
 	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: ns}))
 	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: []string{"curated"}}))
-	must(t, s.CreateTable(ctx, store.Table{Namespace: ns, Name: "orders", MetadataLocation: "m0", Metadata: []byte(`{"v":0}`)}))
-	must(t, s.CreateTable(ctx, store.Table{Namespace: ns, Name: "events", MetadataLocation: "e0", Metadata: []byte(`{}`)}))
-	wantErr(t, s.CreateTable(ctx, store.Table{Namespace: ns, Name: "orders", MetadataLocation: "m9"}), store.ErrTableExists)
+	must(t, s.CreateEntry(ctx, tbl(ns, "orders", "m0")))
+	must(t, s.CreateEntry(ctx, tbl(ns, "events", "e0")))
+	wantErr(t, s.CreateEntry(ctx, tbl(ns, "orders", "m9")), store.ErrExists)
 
-	got, err := s.LoadTable(ctx, ns, "orders")
+	got, err := s.LoadEntry(ctx, store.KindTable, ns, "orders")
 	must(t, err)
-	if got.MetadataLocation != "m0" || string(got.Metadata) != `{"v":0}` {
+	if got.MetadataLocation != "m0" || string(got.Metadata) != `{"loc":"m0"}` || got.Kind != store.KindTable {
 		t.Fatalf("loaded %+v", got)
 	}
-	names, err := s.ListTables(ctx, ns)
+	names, err := s.ListEntries(ctx, store.KindTable, ns)
 	must(t, err)
 	if !slices.Equal(names, []string{"events", "orders"}) {
 		t.Fatalf("tables = %v", names)
 	}
-	must(t, s.RenameTable(ctx, ns, "events", []string{"curated"}, "clicks"))
-	wantErr(t, s.RenameTable(ctx, ns, "events", []string{"curated"}, "x"), store.ErrTableNotFound)
-	wantErr(t, s.RenameTable(ctx, ns, "orders", []string{"nope"}, "x"), store.ErrNamespaceNotFound)
-	_, err = s.LoadTable(ctx, []string{"curated"}, "clicks")
+	_, err = s.ListEntries(ctx, store.KindTable, []string{"nope"})
+	wantErr(t, err, store.ErrNamespaceNotFound)
+	must(t, s.RenameEntry(ctx, store.KindTable, ns, "events", []string{"curated"}, "clicks"))
+	wantErr(t, s.RenameEntry(ctx, store.KindTable, ns, "events", []string{"curated"}, "x"), store.ErrNotFound)
+	wantErr(t, s.RenameEntry(ctx, store.KindTable, ns, "orders", []string{"nope"}, "x"), store.ErrNamespaceNotFound)
+	wantErr(t, s.RenameEntry(ctx, store.KindTable, []string{"curated"}, "clicks", ns, "orders"), store.ErrExists)
+	_, err = s.LoadEntry(ctx, store.KindTable, []string{"curated"}, "clicks")
 	must(t, err)
-	dropped, err := s.DropTable(ctx, ns, "orders")
+	dropped, err := s.DropEntry(ctx, store.KindTable, ns, "orders")
 	must(t, err)
 	if dropped.MetadataLocation != "m0" {
 		t.Fatalf("dropped %+v", dropped)
 	}
-	_, err = s.LoadTable(ctx, ns, "orders")
-	wantErr(t, err, store.ErrTableNotFound)
-	_, err = s.DropTable(ctx, ns, "orders")
-	wantErr(t, err, store.ErrTableNotFound)
+	_, err = s.LoadEntry(ctx, store.KindTable, ns, "orders")
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.DropEntry(ctx, store.KindTable, ns, "orders")
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func testViewsShareNamesWithTables(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ns := []string{"curated"}
+	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: ns}))
+	must(t, s.CreateEntry(ctx, tbl(ns, "sales", "t0")))
+	wantErr(t, s.CreateEntry(ctx, view(ns, "sales", "v0")), store.ErrExists)
+	must(t, s.CreateEntry(ctx, view(ns, "sales_v", "v0")))
+	_, err := s.LoadEntry(ctx, store.KindView, ns, "sales")
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.LoadEntry(ctx, store.KindTable, ns, "sales_v")
+	wantErr(t, err, store.ErrNotFound)
+	views, err := s.ListEntries(ctx, store.KindView, ns)
+	must(t, err)
+	tables, err := s.ListEntries(ctx, store.KindTable, ns)
+	must(t, err)
+	if !slices.Equal(views, []string{"sales_v"}) || !slices.Equal(tables, []string{"sales"}) {
+		t.Fatalf("views %v, tables %v", views, tables)
+	}
+	wantErr(t, s.RenameEntry(ctx, store.KindView, ns, "sales_v", ns, "sales"), store.ErrExists)
+	wantErr(t, s.RenameEntry(ctx, store.KindTable, ns, "sales_v", ns, "x"), store.ErrNotFound)
+	must(t, s.Swap(ctx, store.Swap{Expected: "v0", Next: view(ns, "sales_v", "v1")}))
+	_, err = s.DropEntry(ctx, store.KindTable, ns, "sales_v")
+	wantErr(t, err, store.ErrNotFound)
 }
 
 func testSwapConflict(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ns := []string{"raw"}
 	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: ns}))
-	must(t, s.CreateTable(ctx, store.Table{Namespace: ns, Name: "t", MetadataLocation: "m0", Metadata: []byte("0")}))
-	must(t, s.SwapTable(ctx, "m0", store.Table{Namespace: ns, Name: "t", MetadataLocation: "m1", Metadata: []byte("1")}))
-	wantErr(t, s.SwapTable(ctx, "m0", store.Table{Namespace: ns, Name: "t", MetadataLocation: "m2", Metadata: []byte("2")}), store.ErrConflict)
-	wantErr(t, s.SwapTable(ctx, "m0", store.Table{Namespace: ns, Name: "gone", MetadataLocation: "m2"}), store.ErrTableNotFound)
-	got, err := s.LoadTable(ctx, ns, "t")
+	must(t, s.CreateEntry(ctx, tbl(ns, "t", "m0")))
+	must(t, s.Swap(ctx, store.Swap{Expected: "m0", Next: tbl(ns, "t", "m1")}))
+	wantErr(t, s.Swap(ctx, store.Swap{Expected: "m0", Next: tbl(ns, "t", "m2")}), store.ErrConflict)
+	wantErr(t, s.Swap(ctx, store.Swap{Expected: "m0", Next: tbl(ns, "gone", "m2")}), store.ErrNotFound)
+	wantErr(t, s.Swap(ctx, store.Swap{Next: tbl(ns, "t", "m2")}), store.ErrExists)
+	must(t, s.Swap(ctx, store.Swap{Next: tbl(ns, "created", "c0")}))
+	got, err := s.LoadEntry(ctx, store.KindTable, ns, "t")
 	must(t, err)
-	if got.MetadataLocation != "m1" || string(got.Metadata) != "1" {
+	if got.MetadataLocation != "m1" || string(got.Metadata) != `{"loc":"m1"}` {
 		t.Fatalf("after swaps: %+v", got)
+	}
+	_, err = s.LoadEntry(ctx, store.KindTable, ns, "created")
+	must(t, err)
+}
+
+func testMultiSwapIsAllOrNothing(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ns := []string{"raw"}
+	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: ns}))
+	must(t, s.CreateEntry(ctx, tbl(ns, "a", "a0")))
+	must(t, s.CreateEntry(ctx, tbl(ns, "b", "b0")))
+	// b's expectation is stale: nothing may change, a's swap and the create included.
+	err := s.Swap(ctx,
+		store.Swap{Expected: "a0", Next: tbl(ns, "a", "a1")},
+		store.Swap{Next: tbl(ns, "c", "c0")},
+		store.Swap{Expected: "stale", Next: tbl(ns, "b", "b1")})
+	wantErr(t, err, store.ErrConflict)
+	a, err := s.LoadEntry(ctx, store.KindTable, ns, "a")
+	must(t, err)
+	if a.MetadataLocation != "a0" {
+		t.Fatalf("a moved to %s although the transaction failed", a.MetadataLocation)
+	}
+	_, err = s.LoadEntry(ctx, store.KindTable, ns, "c")
+	wantErr(t, err, store.ErrNotFound)
+	must(t, s.Swap(ctx,
+		store.Swap{Expected: "a0", Next: tbl(ns, "a", "a1")},
+		store.Swap{Expected: "b0", Next: tbl(ns, "b", "b1")}))
+	for name, want := range map[string]string{"a": "a1", "b": "b1"} {
+		e, err := s.LoadEntry(ctx, store.KindTable, ns, name)
+		must(t, err)
+		if e.MetadataLocation != want {
+			t.Fatalf("%s at %s, want %s", name, e.MetadataLocation, want)
+		}
 	}
 }
 
@@ -164,14 +246,14 @@ func testConcurrentSwaps(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ns := []string{"raw"}
 	must(t, s.CreateNamespace(ctx, store.Namespace{Levels: ns}))
-	must(t, s.CreateTable(ctx, store.Table{Namespace: ns, Name: "t", MetadataLocation: "m", Metadata: []byte("{}")}))
+	must(t, s.CreateEntry(ctx, tbl(ns, "t", "m")))
 	const writers = 8
 	var wg sync.WaitGroup
 	wins := make([]int, writers)
 	for w := range writers {
 		wg.Go(func() {
-			next := store.Table{Namespace: ns, Name: "t", MetadataLocation: "m" + string(rune('a'+w)), Metadata: []byte("{}")}
-			if err := s.SwapTable(ctx, "m", next); err == nil {
+			next := tbl(ns, "t", "m"+string(rune('a'+w)))
+			if err := s.Swap(ctx, store.Swap{Expected: "m", Next: next}); err == nil {
 				wins[w]++
 			} else if !errors.Is(err, store.ErrConflict) {
 				t.Errorf("writer %d: %v", w, err)
@@ -185,5 +267,45 @@ func testConcurrentSwaps(t *testing.T, s store.Store) {
 	}
 	if total != 1 {
 		t.Fatalf("%d writers won the same swap, want exactly 1", total)
+	}
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Millisecond)
+	_, ok, err := s.GetIdempotent(ctx, "k1")
+	must(t, err)
+	if ok {
+		t.Fatal("an unknown key has a response")
+	}
+	must(t, s.PutIdempotent(ctx, "k1", store.IdempotentResponse{Status: 200, Body: []byte("first"), Created: now}))
+	must(t, s.PutIdempotent(ctx, "k1", store.IdempotentResponse{Status: 409, Body: []byte("second"), Created: now}))
+	r, ok, err := s.GetIdempotent(ctx, "k1")
+	must(t, err)
+	if !ok || r.Status != 200 || string(r.Body) != "first" || !r.Created.Equal(now) {
+		t.Fatalf("kept %+v (found %v), want the first response", r, ok)
+	}
+	must(t, s.PutIdempotent(ctx, "old", store.IdempotentResponse{Status: 204, Created: now.Add(-time.Hour)}))
+	must(t, s.ExpireIdempotent(ctx, now.Add(-time.Minute)))
+	if _, ok, _ := s.GetIdempotent(ctx, "old"); ok {
+		t.Fatal("an expired response is still kept")
+	}
+	if _, ok, _ := s.GetIdempotent(ctx, "k1"); !ok {
+		t.Fatal("a fresh response was expired")
+	}
+}
+
+func testMetricsReports(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ns := []string{"raw"}
+	now := time.Now().Truncate(time.Millisecond)
+	for i := range 3 {
+		must(t, s.AddMetricsReport(ctx, store.MetricsReport{Namespace: ns, Table: "t", Received: now.Add(time.Duration(i) * time.Second), Report: []byte{byte('a' + i)}}))
+	}
+	must(t, s.AddMetricsReport(ctx, store.MetricsReport{Namespace: ns, Table: "other", Received: now, Report: []byte("x")}))
+	got, err := s.MetricsReports(ctx, ns, "t", 2)
+	must(t, err)
+	if len(got) != 2 || string(got[0].Report) != "c" || string(got[1].Report) != "b" || !got[0].Received.Equal(now.Add(2*time.Second)) {
+		t.Fatalf("reports = %+v, want the newest two, newest first", got)
 	}
 }

@@ -1,0 +1,119 @@
+// Package rck_test runs Apache Iceberg's REST Compatibility Kit (RCK) against
+// our REST catalog: the Java suites RESTCompatibilityKitCatalogTests and
+// RESTCompatibilityKitViewCatalogTests from Maven Central, run by the JUnit
+// console launcher as a remote client of the real embedded stack (S3 gateway
+// and catalog over HTTP). The kit is configured with rck.local=false (no
+// in-process reference server) and rck.requires-namespace-create=true.
+//
+// It needs Java 17+ and Maven (only on the first run, to resolve the kit's
+// classpath into ~/.m2; later runs reuse a cached classpath). Without them the
+// test skips, or fails under CI=true.
+package rck_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
+)
+
+// target is one catalog the kit runs against.
+type target struct {
+	// storeKind names the catalog's store ("sqlite", later "postgres").
+	storeKind string
+	// catalogURL is the REST catalog's base URL.
+	catalogURL string
+	// warehouse is handed to the client as its warehouse property.
+	warehouse string
+}
+
+func TestRESTCompatibilityKit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the REST Compatibility Kit starts a JVM and takes a minute or more; skipped in -short mode")
+	}
+	// Resolve every path before the stack starts: the embedded S3 backend
+	// changes the process's working directory.
+	k := prepareKit(t)
+
+	ctx, cancel := context.WithTimeout(t.Context(), testBudget(t))
+	defer cancel()
+	lake, err := stacktest.Start(ctx, filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatalf("starting the embedded stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := lake.Close(); err != nil {
+			t.Errorf("stopping the embedded stack: %v", err)
+		}
+	})
+
+	// One stack per process (versitygw allows one gateway), so further store
+	// kinds restart the catalog over another store on the same S3 server and
+	// add their target here.
+	targets := []target{
+		{storeKind: "sqlite", catalogURL: lake.CatalogURL(), warehouse: lake.Warehouse()},
+	}
+	for _, tg := range targets {
+		t.Run(tg.storeKind, func(t *testing.T) {
+			runKit(ctx, t, k, tg)
+		})
+	}
+}
+
+// runKit runs the kit against tg and fails t with every failed test, its
+// exception and the first lines of its message; skipped tests are logged with
+// their reason.
+func runKit(ctx context.Context, t *testing.T, k *kit, tg target) {
+	reports := reportsDir(t, tg.storeKind)
+	began := time.Now()
+	res, err := k.run(ctx, tg, reports)
+	t.Logf("kit run against %s (%s) took %s; reports and launcher output in %s",
+		tg.storeKind, tg.catalogURL, time.Since(began).Round(time.Second), reports)
+	if err != nil {
+		t.Fatalf("running the REST Compatibility Kit: %v", err)
+	}
+	t.Log(res.summary())
+	for _, c := range res.skipped() {
+		t.Logf("skipped %s: %s", c.id(), c.skipReason())
+	}
+	if failed := res.failed(); len(failed) > 0 {
+		t.Errorf("%d of %d kit tests failed against %s:\n%s", len(failed), res.total(), tg.storeKind, formatFailures(failed, 6))
+	}
+	if res.total() == 0 {
+		t.Error("the kit ran no tests: the launcher found none of the selected classes")
+	}
+}
+
+// reportsDir is where one kit run writes its JUnit XML and launcher output:
+// under LAKEHOUSE_RCK_REPORTS when set (kept after the test), else a
+// temporary folder.
+func reportsDir(t *testing.T, storeKind string) string {
+	t.Helper()
+	root := os.Getenv("LAKEHOUSE_RCK_REPORTS")
+	if root == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(root, storeKind)
+	if !filepath.IsAbs(dir) {
+		t.Fatalf("LAKEHOUSE_RCK_REPORTS must be an absolute path (the S3 gateway changes the working directory), got %q", root)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatalf("clearing old reports: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("creating the reports folder: %v", err)
+	}
+	return dir
+}
+
+// testBudget is how long the stack and the kit may run: the test binary's
+// deadline less a minute for cleanup, or 20 minutes.
+func testBudget(t *testing.T) time.Duration {
+	if d, ok := t.Deadline(); ok {
+		return time.Until(d) - time.Minute
+	}
+	return 20 * time.Minute
+}
