@@ -208,9 +208,9 @@ func (s *Server) prepareCommit(ctx context.Context, c tableChange) (store.Swap, 
 	if err != nil {
 		return store.Swap{}, badRequest("Invalid table update for %s: %v", c.ident(), err)
 	}
-	body, err := json.Marshal(meta)
+	body, err := encodeTableMetadata(meta)
 	if err != nil {
-		return store.Swap{}, fmt.Errorf("encoding table metadata: %w", err)
+		return store.Swap{}, badRequest("Invalid table update for %s: %v", c.ident(), err)
 	}
 	version := 0
 	if !creating {
@@ -261,4 +261,17 @@ func applyUpdates(base table.Metadata, baseLocation string, updates []table.Upda
 		}
 	}
 	return b.Build()
+}
+
+// encodeTableMetadata encodes meta and checks that it reads back: metadata
+// that no reader could load (say, an empty location) is never persisted.
+func encodeTableMetadata(meta table.Metadata) ([]byte, error) {
+	body, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("encoding table metadata: %w", err)
+	}
+	if _, err := table.ParseMetadataBytes(body); err != nil {
+		return nil, fmt.Errorf("resulting metadata is invalid: %w", err)
+	}
+	return body, nil
 }

@@ -176,9 +176,9 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("Invalid table metadata: %v", err)
 	}
-	body, err := json.Marshal(meta)
+	body, err := encodeTableMetadata(meta)
 	if err != nil {
-		return fmt.Errorf("encoding table metadata: %w", err)
+		return badRequest("Invalid table metadata: %v", err)
 	}
 	if req.StageCreate {
 		// A staged create writes nothing: the table comes to exist with the

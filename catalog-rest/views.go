@@ -120,9 +120,9 @@ func (s *Server) createView(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("Invalid view metadata: %v", err)
 	}
-	body, err := json.Marshal(meta)
+	body, err := encodeViewMetadata(meta)
 	if err != nil {
-		return fmt.Errorf("encoding view metadata: %w", err)
+		return badRequest("Invalid view metadata: %v", err)
 	}
 	metaLoc := viewMetadataLocation(loc, meta.Properties(), 0)
 	if err := s.writeMetadata(ctx, metaLoc, body); err != nil {
@@ -214,9 +214,9 @@ func (s *Server) prepareViewCommit(ctx context.Context, ns []string, name string
 	if err != nil {
 		return store.Entry{}, "", badRequest("Invalid view update: %v", err)
 	}
-	body, err := json.Marshal(meta)
+	body, err := encodeViewMetadata(meta)
 	if err != nil {
-		return store.Entry{}, "", fmt.Errorf("encoding view metadata: %w", err)
+		return store.Entry{}, "", badRequest("Invalid view update: %v", err)
 	}
 	loc := viewMetadataLocation(meta.Location(), meta.Properties(), metadataVersion(cur.MetadataLocation)+1)
 	if err := s.writeMetadata(ctx, loc, body); err != nil {
@@ -273,4 +273,16 @@ func (s *Server) registerView(w http.ResponseWriter, r *http.Request) error {
 		return s.createErr(ctx, err, store.KindView, ns, req.Name)
 	}
 	return writeJSON(w, http.StatusOK, loadTableResponse{MetadataLocation: req.MetadataLocation, Metadata: body, Config: s.clientConfig()})
+}
+
+// encodeViewMetadata encodes meta and checks that it reads back.
+func encodeViewMetadata(meta view.Metadata) ([]byte, error) {
+	body, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("encoding view metadata: %w", err)
+	}
+	if _, err := view.ParseMetadataBytes(body); err != nil {
+		return nil, fmt.Errorf("resulting metadata is invalid: %w", err)
+	}
+	return body, nil
 }

@@ -2,27 +2,32 @@
 // our REST catalog: the Java suites RESTCompatibilityKitCatalogTests and
 // RESTCompatibilityKitViewCatalogTests from Maven Central, run by the JUnit
 // console launcher as a remote client of the real embedded stack (S3 gateway
-// and catalog over HTTP). The kit is configured with rck.local=false (no
-// in-process reference server) and rck.requires-namespace-create=true.
+// and catalog over HTTP), once with the catalog on SQLite and once on
+// PostgreSQL. The kit is configured with rck.local=false (no in-process
+// reference server) and rck.requires-namespace-create=true.
 //
 // It needs Java 17+ and Maven (only on the first run, to resolve the kit's
-// classpath into ~/.m2; later runs reuse a cached classpath). Without them the
-// test skips, or fails under CI=true.
+// classpath into ~/.m2; later runs reuse a cached classpath), and PostgreSQL's
+// server binaries for the postgres run. Without them the test skips, or fails
+// under CI=true. README.md lists the tests the kit skips and why.
 package rck_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store/pgstore/pgtest"
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
 // target is one catalog the kit runs against.
 type target struct {
-	// storeKind names the catalog's store ("sqlite", later "postgres").
+	// storeKind names the catalog's store ("sqlite", "postgres").
 	storeKind string
 	// catalogURL is the REST catalog's base URL.
 	catalogURL string
@@ -30,37 +35,66 @@ type target struct {
 	warehouse string
 }
 
+// catalogStore is a store the catalog can keep its state in, and how to
+// start the embedded stack over it under dir (absolute).
+type catalogStore struct {
+	kind  string
+	start func(ctx context.Context, t *testing.T, dir string) (*stack.Stack, error)
+}
+
+// stores are the catalog stores the kit runs against, one after another,
+// each with a fresh stack: the S3 gateway can run only once at a time in a
+// process, but can be stopped and started again.
+var stores = []catalogStore{
+	{kind: "sqlite", start: func(ctx context.Context, _ *testing.T, dir string) (*stack.Stack, error) {
+		return stacktest.Start(ctx, filepath.Join(dir, "state"))
+	}},
+	{kind: "postgres", start: startOnPostgres},
+}
+
 func TestRESTCompatibilityKit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the REST Compatibility Kit starts a JVM and takes a minute or more; skipped in -short mode")
+		t.Skip("the REST Compatibility Kit runs a JVM against the embedded stack (about 30 s per store); skipped in -short mode")
 	}
-	// Resolve every path before the stack starts: the embedded S3 backend
+	// Resolve every path before a stack starts: the embedded S3 backend
 	// changes the process's working directory.
 	k := prepareKit(t)
 
 	ctx, cancel := context.WithTimeout(t.Context(), testBudget(t))
 	defer cancel()
-	lake, err := stacktest.Start(ctx, filepath.Join(t.TempDir(), "state"))
-	if err != nil {
-		t.Fatalf("starting the embedded stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := lake.Close(); err != nil {
-			t.Errorf("stopping the embedded stack: %v", err)
-		}
-	})
-
-	// One stack per process (versitygw allows one gateway), so further store
-	// kinds restart the catalog over another store on the same S3 server and
-	// add their target here.
-	targets := []target{
-		{storeKind: "sqlite", catalogURL: lake.CatalogURL(), warehouse: lake.Warehouse()},
-	}
-	for _, tg := range targets {
-		t.Run(tg.storeKind, func(t *testing.T) {
-			runKit(ctx, t, k, tg)
+	for _, st := range stores {
+		t.Run(st.kind, func(t *testing.T) {
+			lake, err := st.start(ctx, t, t.TempDir())
+			if err != nil {
+				t.Fatalf("starting the embedded stack over %s: %v", st.kind, err)
+			}
+			defer func() {
+				if err := lake.Close(); err != nil {
+					t.Errorf("stopping the embedded stack: %v", err)
+				}
+			}()
+			runKit(ctx, t, k, target{storeKind: st.kind, catalogURL: lake.CatalogURL(), warehouse: lake.Warehouse()})
 		})
 	}
+}
+
+// startOnPostgres starts a throwaway PostgreSQL server (or uses
+// LAKEHOUSE_TEST_POSTGRES_DSN) and the stack with the catalog on it. Without
+// PostgreSQL it skips t, except under CI=true.
+func startOnPostgres(ctx context.Context, t *testing.T, dir string) (*stack.Stack, error) {
+	dsn, stop, err := pgtest.Start(ctx, filepath.Join(dir, "postgres"))
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stopping PostgreSQL: %v", err)
+		}
+	})
+	return stacktest.StartWith(ctx, filepath.Join(dir, "state"), dsn)
 }
 
 // runKit runs the kit against tg and fails t with every failed test, its

@@ -32,7 +32,7 @@ type env struct {
 	trino     *trino.Server
 	stats     generator.Stats
 	python    string // interpreter with pyiceberg; "" when unavailable
-	pyClient  string // absolute path of testdata/pyiceberg_client.py
+	testdata  string // absolute path of testdata/, where the Python scripts are
 	skipWhole string // why the package cannot run here
 }
 
@@ -51,12 +51,12 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	// Resolve every path first: the embedded S3 backend changes the working directory.
-	client, err := filepath.Abs(filepath.Join("testdata", "pyiceberg_client.py"))
+	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	e.pyClient = client
+	e.testdata = testdata
 	e.python = findPython()
 	dir, err := os.MkdirTemp("", "lakehouse-e2e-")
 	if err != nil {
@@ -216,12 +216,12 @@ func asInt(t *testing.T, v any) int64 {
 	return 0
 }
 
-// py runs the pyiceberg client and decodes its JSON answer into out.
-func py(t *testing.T, out any, args ...string) {
+// py runs a pyiceberg script from testdata/ and decodes its JSON answer into out.
+func py(t *testing.T, out any, script string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, e.python, append([]string{e.pyClient}, args...)...)
+	cmd := exec.CommandContext(ctx, e.python, append([]string{filepath.Join(e.testdata, script)}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

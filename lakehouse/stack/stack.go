@@ -11,10 +11,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	catalogrest "github.com/lakehouse-go/lakehouse/catalog-rest"
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store/pgstore"
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store/sqlitestore"
 	"github.com/lakehouse-go/lakehouse/lakehouse/storage"
 )
@@ -33,6 +35,9 @@ type Config struct {
 	CatalogAddr string
 	// Bucket holds the warehouse. Default "lakehouse".
 	Bucket string
+	// CatalogDSN, when set to a postgres:// URL, keeps the catalog's state in
+	// PostgreSQL instead of StateDir/catalog.db (SQLite).
+	CatalogDSN string
 }
 
 // WithDefaults fills in the documented defaults.
@@ -112,7 +117,7 @@ func (s *Stack) StartCatalog(ctx context.Context) error {
 	if s.stopCat != nil {
 		return errors.New("catalog already running")
 	}
-	db, err := sqlitestore.Open(ctx, filepath.Join(s.cfg.StateDir, "catalog.db"))
+	db, err := s.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,6 +152,17 @@ func (s *Stack) StopCatalog() error {
 	err = errors.Join(err, s.store.Close())
 	s.stopCat, s.catDone, s.store = nil, nil, nil
 	return err
+}
+
+func (s *Stack) openStore(ctx context.Context) (store.Store, error) {
+	dsn := s.cfg.CatalogDSN
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return pgstore.Open(ctx, dsn)
+	}
+	if dsn != "" {
+		return nil, fmt.Errorf("catalog store %q: want a postgres:// URL, or nothing for SQLite", dsn)
+	}
+	return sqlitestore.Open(ctx, filepath.Join(s.cfg.StateDir, "catalog.db"))
 }
 
 func (s *Stack) ensureZones(ctx context.Context) error {

@@ -43,9 +43,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newDatabase returns the DSN of an empty database, dropped after the test.
+// server returns the DSN of the shared server, starting it on first use.
 // Without PostgreSQL the test is skipped, except on CI, where it fails.
-func newDatabase(t *testing.T) string {
+func server(t *testing.T) string {
 	t.Helper()
 	pg.once.Do(func() {
 		pg.dir, pg.err = os.MkdirTemp("", "pgstore-test-")
@@ -59,7 +59,15 @@ func newDatabase(t *testing.T) string {
 	if pg.err != nil {
 		t.Fatal(pg.err)
 	}
-	dsn, drop, err := pgtest.CreateDatabase(context.Background(), pg.dsn)
+	return pg.dsn
+}
+
+// newDatabase returns the DSN of an empty schema on the shared server,
+// dropped after the test: a schema per test takes milliseconds where a
+// database takes hundreds.
+func newDatabase(t *testing.T) string {
+	t.Helper()
+	dsn, drop, err := pgtest.CreateSchema(context.Background(), server(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +96,7 @@ func closeStore(t *testing.T, s *pgstore.Store) {
 }
 
 func TestConformance(t *testing.T) {
+	server(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, newDatabase(t))
 	})
@@ -109,6 +118,7 @@ func TestReplicasNeverBothWinASwap(t *testing.T) {
 		{"one table committed by both replicas has exactly one winner per round", []string{"t"}},
 		{"two tables committed in opposite orders have one winner and no deadlock", []string{"a", "b"}},
 	}
+	server(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -24,9 +24,15 @@ func FreeAddr() (string, error) {
 	return addr, ln.Close()
 }
 
-// Start starts a stack under dir. Logs go to stderr at warn level unless
-// LAKEHOUSE_TEST_LOG=debug.
+// Start starts a stack under dir with the catalog on SQLite. Logs go to
+// stderr at warn level unless LAKEHOUSE_TEST_LOG=debug.
 func Start(ctx context.Context, dir string) (*stack.Stack, error) {
+	return StartWith(ctx, dir, "")
+}
+
+// StartWith starts a stack whose catalog keeps its state at catalogDSN
+// (a postgres:// URL; "" for SQLite under dir).
+func StartWith(ctx context.Context, dir, catalogDSN string) (*stack.Stack, error) {
 	s3, err := FreeAddr()
 	if err != nil {
 		return nil, err
@@ -35,7 +41,7 @@ func Start(ctx context.Context, dir string) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return stack.Start(ctx, Logger(), stack.Config{StateDir: dir, S3Addr: s3, CatalogAddr: cat})
+	return stack.Start(ctx, Logger(), stack.Config{StateDir: dir, S3Addr: s3, CatalogAddr: cat, CatalogDSN: catalogDSN})
 }
 
 // Logger is the logger tests hand to components.
