@@ -19,8 +19,8 @@ import (
 	"time"
 
 	icebergio "github.com/apache/iceberg-go/io"
-	"github.com/prometheus/client_golang/prometheus"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers the s3:// file IO
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
 )
@@ -90,12 +90,12 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 
-	locks    sync.Map // entry key -> *sync.Mutex; serialises commits per table in this process
+	locks      sync.Map // entry key -> *sync.Mutex; serialises commits per table in this process
 	keyLocks   keyLocks
 	expireMu   sync.Mutex
 	lastExpire time.Time
-	fsMu     sync.Mutex
-	fs       map[string]icebergio.IO // by scheme://bucket
+	fsMu       sync.Mutex
+	fs         map[string]icebergio.IO // by scheme://bucket
 }
 
 // New returns a server over st; its metrics register with reg (a new
