@@ -2,6 +2,8 @@ package catalogrest
 
 import (
 	"errors"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -80,7 +82,7 @@ func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
 	// Engines such as Trino place new tables under the namespace's location,
 	// so every namespace gets one.
 	if props["location"] == "" {
-		props["location"] = strings.TrimRight(s.cfg.Warehouse, "/") + "/" + strings.Join(req.Namespace, "/")
+		props["location"] = s.namespaceLocation(req.Namespace)
 	}
 	if err := s.store.CreateNamespace(r.Context(), store.Namespace{Levels: req.Namespace, Properties: props}); err != nil {
 		return nsErr(err, req.Namespace)
@@ -155,4 +157,44 @@ func nonNilList(l []string) []string {
 		return []string{}
 	}
 	return l
+}
+
+// namespaceLocation is the default location of a namespace: its levels
+// under the warehouse.
+func (s *Server) namespaceLocation(levels []string) string {
+	parts := make([]string, len(levels))
+	for i, l := range levels {
+		parts[i] = pathSegment(l)
+	}
+	return strings.TrimRight(s.cfg.Warehouse, "/") + "/" + strings.Join(parts, "/")
+}
+
+// defaultLocation is where a new table or view goes when the client names no
+// location: under its namespace's location.
+func (s *Server) defaultLocation(ns store.Namespace, name string) string {
+	base := ns.Properties["location"]
+	if base == "" {
+		base = s.namespaceLocation(ns.Levels)
+	}
+	return strings.TrimRight(base, "/") + "/" + pathSegment(name)
+}
+
+// pathSegment turns a name into a location segment that every engine reads
+// the same way. Engines disagree on escapes in locations (Go's URL parsing
+// decodes %23, Java's S3 client keeps it), so a name with characters beyond
+// letters, digits, '.', '_' and '-' gets them replaced by '_' and a short
+// hash of the name appended, which keeps distinct names apart.
+func pathSegment(name string) string {
+	safe := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, name)
+	if safe == name && name != "." && name != ".." {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return safe + "-" + hex.EncodeToString(sum[:4])
 }

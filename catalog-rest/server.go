@@ -274,7 +274,7 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, configResponse{
 		Defaults:               defaults,
-		Overrides:              map[string]string{},
+		Overrides:              map[string]string{"namespace-separator": "%1F"},
 		Endpoints:              endpoints,
 		IdempotencyKeyLifetime: isoDuration(s.cfg.IdempotencyLifetime),
 	})

@@ -202,3 +202,29 @@ func TestNamespaceGetsALocationAndPagesList(t *testing.T) {
 		t.Fatalf("paged namespaces = %v", names)
 	}
 }
+
+func TestDefaultLocationsAreSafePathSegments(t *testing.T) {
+	hs := newServer(t)
+	for _, c := range []struct{ ns, want string }{
+		{"plain_name-1.x", "s3://b/plain_name-1.x"},
+		{"a#b", "s3://b/a_b-"},
+		{"a?b", "s3://b/a_b-"},
+		{"..", "s3://b/..-"},
+	} {
+		resp, err := http.Post(hs.URL+"/v1/namespaces", "application/json", strings.NewReader(`{"namespace":["`+c.ns+`"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Properties map[string]string `json:"properties"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc := body.Properties["location"]; !strings.HasPrefix(loc, c.want) || (c.want != "s3://b/"+c.ns && len(loc) != len(c.want)+8) {
+			t.Errorf("namespace %q got location %q, want %q…", c.ns, loc, c.want)
+		}
+	}
+}

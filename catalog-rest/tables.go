@@ -158,11 +158,7 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	loc := strings.TrimRight(req.Location, "/")
 	if loc == "" {
-		base := nsRec.Properties["location"]
-		if base == "" {
-			base = strings.TrimRight(s.cfg.Warehouse, "/") + "/" + strings.Join(ns, "/")
-		}
-		loc = strings.TrimRight(base, "/") + "/" + req.Name
+		loc = s.defaultLocation(nsRec, req.Name)
 	}
 	spec := iceberg.UnpartitionedSpec
 	if req.PartitionSpec != nil {

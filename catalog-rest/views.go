@@ -110,11 +110,7 @@ func (s *Server) createView(w http.ResponseWriter, r *http.Request) error {
 	}
 	loc := strings.TrimRight(req.Location, "/")
 	if loc == "" {
-		base := nsRec.Properties["location"]
-		if base == "" {
-			base = strings.TrimRight(s.cfg.Warehouse, "/") + "/" + strings.Join(ns, "/")
-		}
-		loc = strings.TrimRight(base, "/") + "/" + req.Name
+		loc = s.defaultLocation(nsRec, req.Name)
 	}
 	meta, err := view.NewMetadataWithUUID(req.ViewVersion, req.Schema, loc, req.Properties, uuid.Nil)
 	if err != nil {
