@@ -17,8 +17,8 @@ import (
 
 type commitRequest struct {
 	Identifier   *tableIdent        `json:"identifier"`
-	Requirements table.Requirements `json:"requirements"`
-	Updates      table.Updates      `json:"updates"`
+	Requirements []requirement `json:"requirements"`
+	Updates      table.Updates `json:"updates"`
 }
 
 type commitResponse struct {
@@ -30,7 +30,7 @@ type commitResponse struct {
 type tableChange struct {
 	ns     []string
 	name   string
-	reqs   []table.Requirement
+	reqs   []requirement
 	update []table.Update
 }
 
@@ -144,6 +144,15 @@ func (s *Server) commit(ctx context.Context, changes []tableChange) ([]store.Ent
 		for _, loc := range written {
 			s.removeFile(ctx, loc)
 		}
+		if errors.Is(err, store.ErrExists) {
+			// A view holding the name is final; a table created concurrently
+			// is a lost race that the retry turns into "table already exists".
+			for _, c := range changes {
+				if _, verr := s.store.LoadEntry(ctx, store.KindView, c.ns, c.name); verr == nil {
+					return nil, s.createErr(ctx, err, store.KindTable, c.ns, c.name)
+				}
+			}
+		}
 		retry := errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists)
 		if !retry || attempt >= s.cfg.CommitRetries {
 			if errors.Is(err, store.ErrConflict) {
@@ -191,14 +200,8 @@ func (s *Server) prepareCommit(ctx context.Context, c tableChange) (store.Swap, 
 		}
 	}
 	for _, rq := range c.reqs {
-		if rq == nil {
-			return store.Swap{}, badRequest("Invalid requirement: null")
-		}
-		if creating && rq.GetType() != "assert-create" {
-			return store.Swap{}, apiErr(ErrCommitFailed, "Requirement failed: table %s does not exist", c.ident())
-		}
-		if err := rq.Validate(base); err != nil {
-			return store.Swap{}, apiErr(ErrCommitFailed, "%v", err)
+		if err := rq.validate(base); err != nil {
+			return store.Swap{}, err
 		}
 	}
 	if !creating && len(c.update) == 0 {
@@ -224,9 +227,9 @@ func (s *Server) prepareCommit(ctx context.Context, c tableChange) (store.Swap, 
 	return store.Swap{Expected: cur.MetadataLocation, Next: next}, nil
 }
 
-func hasAssertCreate(reqs []table.Requirement) bool {
+func hasAssertCreate(reqs []requirement) bool {
 	for _, r := range reqs {
-		if r != nil && r.GetType() == "assert-create" {
+		if r.Type == "assert-create" {
 			return true
 		}
 	}

@@ -23,6 +23,9 @@ var (
 	ErrNoSuchTable       = errors.New("no such table")
 	ErrNoSuchView        = errors.New("no such view")
 	ErrAlreadyExists     = errors.New("already exists")
+	// ErrIllegalArgument is a request whose content breaks a rule of the
+	// spec (Java clients raise IllegalArgumentException for it).
+	ErrIllegalArgument = errors.New("illegal argument")
 )
 
 type errorKind struct {
@@ -43,6 +46,7 @@ var errorKinds = []errorKind{
 	{store.ErrConflict, http.StatusConflict, "CommitFailedException"},
 	{ErrCommitFailed, http.StatusConflict, "CommitFailedException"},
 	{ErrBadRequest, http.StatusBadRequest, "BadRequestException"},
+	{ErrIllegalArgument, http.StatusBadRequest, "IllegalArgumentException"},
 	{ErrNotFound, http.StatusNotFound, "NotFoundException"},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "MethodNotAllowedException"},
 	{ErrUnprocessable, http.StatusUnprocessableEntity, "UnprocessableEntityException"},

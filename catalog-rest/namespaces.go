@@ -36,7 +36,7 @@ func nsErr(err error, levels []string) error {
 	case errors.Is(err, store.ErrNamespaceExists):
 		return apiErr(err, "Namespace already exists: %s", nsName(levels))
 	case errors.Is(err, store.ErrNamespaceNotEmpty):
-		return apiErr(err, "Namespace not empty: %s", nsName(levels))
+		return apiErr(err, "Namespace %s is not empty", nsName(levels))
 	}
 	return err
 }

@@ -42,6 +42,10 @@ type Config struct {
 	CommitRetries int
 	// MaxBodyBytes caps a request body. Default 64 MiB.
 	MaxBodyBytes int64
+	// SkipMetadataFileCheck serves table loads from the database's copy of
+	// the metadata without checking that the metadata file still exists in
+	// storage. Default false: every load checks (one storage HEAD).
+	SkipMetadataFileCheck bool
 	// IdempotencyLifetime is how long a response stays replayable under its
 	// Idempotency-Key. Default 30 minutes.
 	IdempotencyLifetime time.Duration

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go"
-	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 
@@ -89,6 +88,9 @@ func (s *Server) loadTable(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.store.LoadEntry(r.Context(), store.KindTable, ns, name)
 	if err != nil {
 		return tblErr(err, ns, name)
+	}
+	if err := s.checkMetadataFile(r.Context(), t.MetadataLocation); err != nil {
+		return err
 	}
 	tag := etag(t.MetadataLocation)
 	w.Header().Set("ETag", tag)
@@ -260,41 +262,61 @@ func (s *Server) dropTable(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// purge deletes every file under a dropped table's location.
+// purge deletes the files a dropped table's metadata references: data and
+// delete files, manifests, manifest lists, statistics and metadata files.
+// It deletes by reference, never by folder, because another table may have
+// been given the same location since (rename, then create under the old name).
 func (s *Server) purge(ctx context.Context, t store.Entry) error {
 	meta, err := table.ParseMetadataBytes(t.Metadata)
 	if err != nil {
 		return fmt.Errorf("parsing metadata of dropped table: %w", err)
 	}
-	root := strings.TrimRight(meta.Location(), "/")
-	fsys, err := s.fileIO(ctx, root)
+	fsys, err := s.fileIO(ctx, t.MetadataLocation)
 	if err != nil {
 		return err
 	}
-	lister, ok := fsys.(icebergio.ListableIO)
-	if !ok {
-		return fmt.Errorf("storage for %s cannot list files", root)
+	files := map[string]bool{t.MetadataLocation: true}
+	for prev := range meta.PreviousFiles() {
+		files[prev.MetadataFile] = true
 	}
-	var files []string
-	err = lister.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("listing files of %s: %w", root, err)
+	for st := range meta.Statistics() {
+		files[st.StatisticsPath] = true
+	}
+	for st := range meta.PartitionStatistics() {
+		files[st.StatisticsPath] = true
 	}
 	var errs []error
-	for _, f := range files {
-		if err := fsys.Remove(f); err != nil {
-			errs = append(errs, err)
+	for _, snap := range meta.Snapshots() {
+		if snap.ManifestList == "" {
+			continue
+		}
+		files[snap.ManifestList] = true
+		manifests, err := snap.Manifests(fsys)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading manifest list %s: %w", snap.ManifestList, err))
+			continue
+		}
+		for _, mf := range manifests {
+			files[mf.FilePath()] = true
+			entries, err := mf.FetchEntries(fsys, false)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reading manifest %s: %w", mf.FilePath(), err))
+				continue
+			}
+			for _, e := range entries {
+				files[e.DataFile().FilePath()] = true
+			}
 		}
 	}
-	s.logger.Info("purged dropped table", "location", root, "files", len(files)-len(errs))
+	removed := 0
+	for f := range files {
+		if err := fsys.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	s.logger.Info("purged dropped table", "table", nsName(t.Namespace)+"."+t.Name, "files", removed)
 	return errors.Join(errs...)
 }
 
@@ -391,7 +413,12 @@ func (s *Server) renameEntry(w http.ResponseWriter, r *http.Request, kind store.
 	err := s.store.RenameEntry(ctx, kind, src.Namespace, src.Name, dst.Namespace, dst.Name)
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return s.createErr(ctx, err, kind, dst.Namespace, dst.Name)
+		taken := "Table"
+		if _, verr := s.store.LoadEntry(ctx, store.KindView, dst.Namespace, dst.Name); verr == nil {
+			taken = "View"
+		}
+		return apiErr(ErrAlreadyExists, "Cannot rename %s.%s to %s.%s. %s already exists",
+			nsName(src.Namespace), src.Name, nsName(dst.Namespace), dst.Name, taken)
 	case errors.Is(err, store.ErrNamespaceNotFound):
 		return nsErr(err, dst.Namespace)
 	case err != nil:
@@ -544,4 +571,34 @@ func refsOnly(metadata []byte) (json.RawMessage, error) {
 	}
 	m["snapshots"] = enc
 	return json.Marshal(m)
+}
+
+type statFS interface {
+	Stat(name string) (fs.FileInfo, error)
+}
+
+// checkMetadataFile fails a load whose current metadata file is gone from
+// storage: the table is damaged, and saying so beats serving the database's
+// copy as if nothing happened. Other storage errors only get logged, so a
+// storage hiccup does not take loads down.
+func (s *Server) checkMetadataFile(ctx context.Context, loc string) error {
+	if s.cfg.SkipMetadataFileCheck {
+		return nil
+	}
+	fsys, err := s.fileIO(ctx, loc)
+	if err != nil {
+		s.logger.Warn("checking metadata file", "location", loc, "err", err)
+		return nil
+	}
+	st, ok := fsys.(statFS)
+	if !ok {
+		return nil
+	}
+	if _, err := st.Stat(loc); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return apiErr(ErrNotFound, "Failed to open input stream for file: %s", loc)
+		}
+		s.logger.Warn("checking metadata file", "location", loc, "err", err)
+	}
+	return nil
 }

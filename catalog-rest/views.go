@@ -114,7 +114,7 @@ func (s *Server) createView(w http.ResponseWriter, r *http.Request) error {
 	}
 	meta, err := view.NewMetadataWithUUID(req.ViewVersion, req.Schema, loc, req.Properties, uuid.Nil)
 	if err != nil {
-		return badRequest("Invalid view metadata: %v", err)
+		return illegalView(err)
 	}
 	body, err := encodeViewMetadata(meta)
 	if err != nil {
@@ -203,12 +203,12 @@ func (s *Server) prepareViewCommit(ctx context.Context, ns []string, name string
 			return store.Entry{}, "", badRequest("Invalid view update: null")
 		}
 		if err := u.Apply(b); err != nil {
-			return store.Entry{}, "", badRequest("Invalid view update: %v", err)
+			return store.Entry{}, "", illegalView(err)
 		}
 	}
 	meta, err := b.Build()
 	if err != nil {
-		return store.Entry{}, "", badRequest("Invalid view update: %v", err)
+		return store.Entry{}, "", illegalView(err)
 	}
 	body, err := encodeViewMetadata(meta)
 	if err != nil {
@@ -281,4 +281,17 @@ func encodeViewMetadata(meta view.Metadata) ([]byte, error) {
 		return nil, fmt.Errorf("resulting metadata is invalid: %w", err)
 	}
 	return body, nil
+}
+
+// illegalView reports a view change that breaks the view spec, worded from
+// the rule it broke (iceberg-go prefixes its messages with context).
+func illegalView(err error) error {
+	msg := err.Error()
+	for _, marker := range []string{"Invalid view version:", "Cannot "} {
+		if i := strings.Index(msg, marker); i >= 0 {
+			msg = msg[i:]
+			break
+		}
+	}
+	return apiErr(ErrIllegalArgument, "%s", msg)
 }

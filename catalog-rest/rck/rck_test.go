@@ -47,7 +47,7 @@ type catalogStore struct {
 // process, but can be stopped and started again.
 var stores = []catalogStore{
 	{kind: "sqlite", start: func(ctx context.Context, _ *testing.T, dir string) (*stack.Stack, error) {
-		return stacktest.Start(ctx, filepath.Join(dir, "state"))
+		return stacktest.StartConfig(ctx, kitStack(dir, ""))
 	}},
 	{kind: "postgres", start: startOnPostgres},
 }
@@ -94,7 +94,20 @@ func startOnPostgres(ctx context.Context, t *testing.T, dir string) (*stack.Stac
 			t.Errorf("stopping PostgreSQL: %v", err)
 		}
 	})
-	return stacktest.StartWith(ctx, filepath.Join(dir, "state"), dsn)
+	return stacktest.StartConfig(ctx, kitStack(dir, dsn))
+}
+
+// kitStack configures the stack the kit runs against: the catalog's state in
+// SQLite (dsn "") or PostgreSQL, and the warehouse on the local disk, because
+// the kit's testLoadTableWithMissingMetadataFile moves a metadata file with
+// java.nio.file, which only a local warehouse allows. The S3 path is covered
+// by the integration tests in lakehouse/e2e.
+func kitStack(dir, dsn string) stack.Config {
+	return stack.Config{
+		StateDir:   filepath.Join(dir, "state"),
+		CatalogDSN: dsn,
+		Warehouse:  "file://" + filepath.Join(dir, "warehouse"),
+	}
 }
 
 // runKit runs the kit against tg and fails t with every failed test, its

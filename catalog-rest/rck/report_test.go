@@ -1,9 +1,11 @@
 package rck_test
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -51,23 +53,24 @@ func parseReport(b []byte) (*result, error) {
 
 func (r *result) total() int { return len(r.Cases) }
 
+// failed lists the failed tests by name (JUnit runs them in no stable order).
 func (r *result) failed() []testCase {
-	var out []testCase
-	for _, c := range r.Cases {
-		if c.Failure != nil || c.Error != nil {
-			out = append(out, c)
-		}
-	}
-	return out
+	return r.filter(func(c testCase) bool { return c.Failure != nil || c.Error != nil })
 }
 
+// skipped lists the skipped tests by name.
 func (r *result) skipped() []testCase {
+	return r.filter(func(c testCase) bool { return c.Skipped != nil && c.Failure == nil && c.Error == nil })
+}
+
+func (r *result) filter(keep func(testCase) bool) []testCase {
 	var out []testCase
 	for _, c := range r.Cases {
-		if c.Skipped != nil && c.Failure == nil && c.Error == nil {
+		if keep(c) {
 			out = append(out, c)
 		}
 	}
+	slices.SortFunc(out, func(a, b testCase) int { return cmp.Compare(a.id(), b.id()) })
 	return out
 }
 

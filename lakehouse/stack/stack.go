@@ -35,6 +35,10 @@ type Config struct {
 	CatalogAddr string
 	// Bucket holds the warehouse. Default "lakehouse".
 	Bucket string
+	// Warehouse is the root location of namespaces and tables. Default
+	// s3://<Bucket> on the embedded store; a file:// URL keeps table files on
+	// the local disk instead.
+	Warehouse string
 	// CatalogDSN, when set to a postgres:// URL, keeps the catalog's state in
 	// PostgreSQL instead of StateDir/catalog.db (SQLite).
 	CatalogDSN string
@@ -101,7 +105,12 @@ func Start(ctx context.Context, logger *slog.Logger, cfg Config) (*Stack, error)
 func (s *Stack) Config() Config { return s.cfg }
 
 // Warehouse is the warehouse root location.
-func (s *Stack) Warehouse() string { return "s3://" + s.cfg.Bucket }
+func (s *Stack) Warehouse() string {
+	if s.cfg.Warehouse != "" {
+		return strings.TrimRight(s.cfg.Warehouse, "/")
+	}
+	return "s3://" + s.cfg.Bucket
+}
 
 // CatalogURL is the REST catalog's base URL.
 func (s *Stack) CatalogURL() string {

@@ -33,15 +33,19 @@ func Start(ctx context.Context, dir string) (*stack.Stack, error) {
 // StartWith starts a stack whose catalog keeps its state at catalogDSN
 // (a postgres:// URL; "" for SQLite under dir).
 func StartWith(ctx context.Context, dir, catalogDSN string) (*stack.Stack, error) {
-	s3, err := FreeAddr()
-	if err != nil {
+	return StartConfig(ctx, stack.Config{StateDir: dir, CatalogDSN: catalogDSN})
+}
+
+// StartConfig starts a stack as cfg says, on free ports.
+func StartConfig(ctx context.Context, cfg stack.Config) (*stack.Stack, error) {
+	var err error
+	if cfg.S3Addr, err = FreeAddr(); err != nil {
 		return nil, err
 	}
-	cat, err := FreeAddr()
-	if err != nil {
+	if cfg.CatalogAddr, err = FreeAddr(); err != nil {
 		return nil, err
 	}
-	return stack.Start(ctx, Logger(), stack.Config{StateDir: dir, S3Addr: s3, CatalogAddr: cat, CatalogDSN: catalogDSN})
+	return stack.Start(ctx, Logger(), cfg)
 }
 
 // Logger is the logger tests hand to components.

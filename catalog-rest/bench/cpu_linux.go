@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// clockTick is USER_HZ, the unit of /proc's CPU times: 100 on every Linux
+// architecture Go runs on.
+const clockTick = 100
+
+// sampleCPU reads the machine's busy CPU time and the CPU time of each
+// process tree rooted at roots (a process and all its descendants, e.g. a
+// catalog and its PostgreSQL server), in seconds.
+func sampleCPU(roots []int) cpuSample {
+	s := cpuSample{trees: map[int]float64{}}
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s
+	}
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return s
+	}
+	// user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, _ := strconv.ParseFloat(f[i], 64)
+		s.busy += v / clockTick
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	parent := map[int]int{}
+	own := map[int]float64{}
+	for _, d := range dirs {
+		pid, ppid, cpu, ok := readProcStat(d)
+		if ok {
+			parent[pid], own[pid] = ppid, cpu
+		}
+	}
+	for pid, cpu := range own {
+		for p := pid; p > 0; p = parent[p] {
+			if contains(roots, p) {
+				s.trees[p] += cpu
+				break
+			}
+		}
+	}
+	s.ok = true
+	return s
+}
+
+func contains(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// readProcStat parses /proc/<pid>/stat: the parent and the user plus
+// system CPU seconds of the process (all its threads).
+func readProcStat(path string) (pid, ppid int, cpu float64, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open {
+		return 0, 0, 0, false
+	}
+	pid, err = strconv.Atoi(strings.TrimSpace(string(b[:open])))
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	// After the command: state ppid pgrp session tty tpgid flags minflt
+	// cminflt majflt cmajflt utime stime ...
+	f := strings.Fields(string(b[closing+1:]))
+	if len(f) < 13 {
+		return 0, 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return pid, ppid, (utime + stime) / clockTick, true
+}
