@@ -16,7 +16,7 @@ import (
 )
 
 type commitRequest struct {
-	Identifier   *tableIdent        `json:"identifier"`
+	Identifier   *tableIdent   `json:"identifier"`
 	Requirements []requirement `json:"requirements"`
 	Updates      table.Updates `json:"updates"`
 }

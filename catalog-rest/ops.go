@@ -2,6 +2,7 @@ package catalogrest
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -78,7 +79,12 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		took := time.Since(start)
 		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		s.metrics.latency.WithLabelValues(route, r.Method).Observe(took.Seconds())
-		s.logger.Debug("catalog request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took)
+		level := slog.LevelDebug
+		if s.cfg.LogRequests {
+			level = slog.LevelInfo
+		}
+		s.logger.Log(r.Context(), level, "catalog request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", took, "remote", r.RemoteAddr)
 	})
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	CommitRetries int
 	// MaxBodyBytes caps a request body. Default 64 MiB.
 	MaxBodyBytes int64
+	// LogRequests logs every request (method, path, status, duration) at
+	// info level; otherwise at debug level. Default false.
+	LogRequests bool
 	// SkipMetadataFileCheck serves table loads from the database's copy of
 	// the metadata without checking that the metadata file still exists in
 	// storage. Default false: every load checks (one storage HEAD).

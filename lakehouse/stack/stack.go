@@ -39,6 +39,8 @@ type Config struct {
 	// s3://<Bucket> on the embedded store; a file:// URL keeps table files on
 	// the local disk instead.
 	Warehouse string
+	// LogRequests logs every catalog request at info level.
+	LogRequests bool
 	// CatalogDSN, when set to a postgres:// URL, keeps the catalog's state in
 	// PostgreSQL instead of StateDir/catalog.db (SQLite).
 	CatalogDSN string
@@ -131,7 +133,9 @@ func (s *Stack) StartCatalog(ctx context.Context) error {
 		return err
 	}
 	props := s.Storage.Config().ClientProperties()
-	srv, err := catalogrest.New(s.logger, nil, db, catalogrest.Config{Warehouse: s.Warehouse(), ClientProperties: props})
+	srv, err := catalogrest.New(s.logger, nil, db, catalogrest.Config{
+		Warehouse: s.Warehouse(), ClientProperties: props, LogRequests: s.cfg.LogRequests,
+	})
 	if err != nil {
 		return errors.Join(err, db.Close())
 	}

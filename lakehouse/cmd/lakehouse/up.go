@@ -31,6 +31,7 @@ func (f *upFlags) register(fs *flag.FlagSet, withTrino bool) {
 	fs.StringVar(&f.stack.S3Addr, "s3-addr", "127.0.0.1:9000", "embedded S3 listen address")
 	fs.StringVar(&f.stack.CatalogAddr, "catalog-addr", "127.0.0.1:8181", "REST catalog listen address")
 	fs.StringVar(&f.stack.CatalogDSN, "catalog-db", envOr("LAKEHOUSE_CATALOG_DB", ""), "PostgreSQL URL for the catalog's state (env LAKEHOUSE_CATALOG_DB); default SQLite in the state dir")
+	fs.BoolVar(&f.stack.LogRequests, "log-requests", !withTrino, "log every catalog request (default on for `catalog`, off for `up`)")
 	if withTrino {
 		fs.IntVar(&f.trinoPort, "trino-port", 8080, "Trino HTTP port")
 		fs.BoolVar(&f.noTrino, "no-trino", false, "do not start Trino")
