@@ -1,6 +1,8 @@
 // Package ingest lands Arrow record batches in zone tables: batches become
 // Parquet data files and one Iceberg commit through the REST catalog, and
 // each commit records the batch it carries so that a batch lands once.
+// Sources (source.go) yield batches and rejects; Sink.Land stamps lineage
+// on the records and commits them with the rejects' quarantine rows.
 package ingest
 
 import (
@@ -11,8 +13,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
@@ -84,6 +84,9 @@ type AppendResult struct {
 
 // AppendOnce appends records to ident (creating the table from sc if needed)
 // in one commit that records batchID, unless a snapshot already records it.
+// The batch id is checked again at commit time (see CommitOnce), so two
+// writers of the same batch land it once. The caller keeps ownership of
+// records.
 func (s *Sink) AppendOnce(ctx context.Context, ident table.Identifier, sc *arrow.Schema, records []arrow.RecordBatch, batchID string) (AppendResult, error) {
 	start := time.Now()
 	tbl, err := s.EnsureTable(ctx, ident, sc)
@@ -93,18 +96,26 @@ func (s *Sink) AppendOnce(ctx context.Context, ident table.Identifier, sc *arrow
 	if HasBatch(tbl, batchID) {
 		return AppendResult{Skipped: true, Duration: time.Since(start)}, nil
 	}
-	var rows int64
-	for _, r := range records {
-		rows += r.NumRows()
+	// Stage's writer releases what it consumes; these stay the caller's.
+	retained := func(yield func(arrow.RecordBatch, error) bool) {
+		for _, r := range records {
+			r.Retain()
+			if !yield(r, nil) {
+				return
+			}
+		}
 	}
-	rdr, err := array.NewRecordReader(sc, records)
+	st, err := s.Stage(ctx, ident, sc, retained, batchID, nil)
 	if err != nil {
-		return AppendResult{}, fmt.Errorf("reading batches for %v: %w", ident, err)
+		return AppendResult{}, err
 	}
-	defer rdr.Release()
-	_, err = tbl.Append(ctx, rdr, iceberg.Properties{BatchIDProperty: batchID})
+	if st.Rows == 0 {
+		return AppendResult{Duration: time.Since(start)}, nil
+	}
+	res, err := s.CommitOnce(ctx, st)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("appending to %v: %w", ident, err)
 	}
-	return AppendResult{Rows: rows, Duration: time.Since(start)}, nil
+	res[0].Duration = time.Since(start)
+	return res[0], nil
 }

@@ -119,7 +119,7 @@ func printReports(w io.Writer, ident table.Identifier, reports []files.Report) {
 	if len(reports) == 0 {
 		return
 	}
-	width := len("FILE")
+	width := len("total (100 files)")
 	for _, r := range reports {
 		width = max(width, len(r.Path))
 	}

@@ -1,0 +1,173 @@
+package files
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// cell is one converted value on its way into a column.
+type cell struct {
+	null bool
+	i    int64 // ints, dates (days), timestamps (microseconds)
+	f    float64
+	b    bool
+	s    string
+}
+
+// column is one column of a text-based source: its kind and how its values
+// were decided, for the reasons of rejects.
+type column struct {
+	name string
+	kind kind
+	hint string // appended to conversion errors, e.g. "(inferred from the first 1000 records)"
+}
+
+// convertText converts one non-empty text value.
+func (c column) convertText(s string) (cell, error) {
+	var v cell
+	ok := true
+	switch c.kind {
+	case kBool:
+		v.b, ok = parseBool(s)
+	case kInt32, kInt64:
+		bits := 64
+		if c.kind == kInt32 {
+			bits = 32
+		}
+		var err error
+		ok = isInteger(s)
+		if ok {
+			v.i, err = strconv.ParseInt(s, 10, bits)
+			ok = err == nil
+		}
+	case kFloat32, kFloat64:
+		bits := 64
+		if c.kind == kFloat32 {
+			bits = 32
+		}
+		var err error
+		ok = isDecimal(s)
+		if ok {
+			v.f, err = strconv.ParseFloat(s, bits)
+			ok = err == nil
+		}
+	case kDate:
+		t, dok := parseDate(s)
+		ok, v.i = dok, t.Unix()/86400
+	case kTimestamp, kTimestampTZ:
+		t, zoned, tok := parseTimestamp(s)
+		if tok && zoned != (c.kind == kTimestampTZ) {
+			if zoned {
+				return v, fmt.Errorf("column %q: %s carries a zone, the column is a timestamp without zone%s", c.name, quote(s), c.hint)
+			}
+			return v, fmt.Errorf("column %q: %s has no zone, the column is a timestamp with zone%s", c.name, quote(s), c.hint)
+		}
+		ok, v.i = tok, t.UnixMicro()
+	default:
+		if !utf8.ValidString(s) {
+			return v, fmt.Errorf("column %q: value is not valid UTF-8", c.name)
+		}
+		v.s = s
+	}
+	if !ok {
+		return v, fmt.Errorf("column %q: %s is not a valid %s%s", c.name, quote(s), c.kind, c.hint)
+	}
+	return v, nil
+}
+
+// quote shows a value in a reason, shortened when long.
+func quote(s string) string {
+	const max = 60
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// rowBuilder collects converted rows into record batches.
+type rowBuilder struct {
+	schema    *arrow.Schema
+	cols      []column
+	rb        *array.RecordBuilder
+	positions []string
+	rows      int
+}
+
+func newRowBuilder(mem memory.Allocator, sc *arrow.Schema, cols []column) *rowBuilder {
+	return &rowBuilder{schema: sc, cols: cols, rb: array.NewRecordBuilder(mem, sc)}
+}
+
+// add appends one row; cells are column for column.
+func (r *rowBuilder) add(cells []cell, position string) {
+	for i, v := range cells {
+		fb := r.rb.Field(i)
+		if v.null {
+			fb.AppendNull()
+			continue
+		}
+		switch b := fb.(type) {
+		case *array.BooleanBuilder:
+			b.Append(v.b)
+		case *array.Int32Builder:
+			b.Append(int32(v.i))
+		case *array.Int64Builder:
+			b.Append(v.i)
+		case *array.Float32Builder:
+			b.Append(float32(v.f))
+		case *array.Float64Builder:
+			b.Append(v.f)
+		case *array.Date32Builder:
+			b.Append(arrow.Date32(v.i))
+		case *array.TimestampBuilder:
+			b.Append(arrow.Timestamp(v.i))
+		case *array.StringBuilder:
+			b.Append(v.s)
+		}
+	}
+	r.positions = append(r.positions, position)
+	r.rows++
+}
+
+// flush returns the rows added since the last flush, or nil when none.
+func (r *rowBuilder) flush() (arrow.RecordBatch, []string) {
+	if r.rows == 0 {
+		return nil, nil
+	}
+	rec := r.rb.NewRecordBatch()
+	pos := r.positions
+	r.positions, r.rows = nil, 0
+	return rec, pos
+}
+
+func (r *rowBuilder) release() { r.rb.Release() }
+
+// columnsFor describes the columns of a declared schema.
+func columnsFor(sc *arrow.Schema) ([]column, error) {
+	cols := make([]column, sc.NumFields())
+	for i, f := range sc.Fields() {
+		k, err := kindOf(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		cols[i] = column{name: f.Name, kind: k, hint: " (the column's type in the table)"}
+	}
+	return cols, nil
+}
+
+// inferredSchema builds the schema and columns of inferred kinds.
+func inferredSchema(names []string, masks []uint16, sampled int) (*arrow.Schema, []column) {
+	fields := make([]arrow.Field, len(names))
+	cols := make([]column, len(names))
+	hint := fmt.Sprintf(" (type inferred from the first %d records)", sampled)
+	for i, n := range names {
+		k := inferKind(masks[i])
+		fields[i] = arrow.Field{Name: n, Type: k.arrowType(), Nullable: true}
+		cols[i] = column{name: n, kind: k, hint: hint}
+	}
+	return arrow.NewSchema(fields, nil), cols
+}

@@ -1,0 +1,370 @@
+package files
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/lakehouse-go/lakehouse/ingest"
+)
+
+// jsonSource reads JSON objects, one record each: one per line (NDJSON), or
+// the elements of an array. Top-level fields are columns; nested objects and
+// arrays are kept as JSON text.
+type jsonSource struct {
+	f       *os.File
+	size    int64
+	array   bool
+	rd      elemReader
+	schema  *arrow.Schema
+	cols    []column
+	index   map[string]int
+	unknown string // why a field without a column is one, for reasons
+	pending []jsonElem
+	rows    *rowBuilder
+	cells   []cell
+	opts    Options
+	state   jsonState
+	done    bool
+}
+
+func openJSON(path string, format Format, declared *arrow.Schema, resume json.RawMessage, opts Options) (_ *jsonSource, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+		}
+	}()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	s := &jsonSource{f: f, size: info.Size(), opts: opts}
+	if format == JSON {
+		if s.array, err = startsWithBracket(f); err != nil {
+			return nil, err
+		}
+	}
+	s.rd = s.reader(jsonState{})
+	if declared == nil {
+		err = s.infer()
+	} else {
+		err = s.declare(declared)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.resume(resume); err != nil {
+		return nil, err
+	}
+	s.rows = newRowBuilder(memory.DefaultAllocator, s.schema, s.cols)
+	s.cells = make([]cell, len(s.cols))
+	return s, nil
+}
+
+// startsWithBracket tells a JSON array from objects one per line.
+func startsWithBracket(f *os.File) (bool, error) {
+	br := bufio.NewReader(f)
+	for {
+		c, err := br.ReadByte()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return false, err
+		}
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			_, err := f.Seek(0, io.SeekStart)
+			return c == '[', err
+		}
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return false, err
+}
+
+func (s *jsonSource) reader(at jsonState) elemReader {
+	if s.array {
+		return newArrayReader(s.f, at)
+	}
+	return newLineReader(s.f, at)
+}
+
+// infer types each field over the sample; columns come in the order the
+// fields first appear.
+func (s *jsonSource) infer() error {
+	var names []string
+	var masks []uint16
+	s.index = map[string]int{}
+	for len(s.pending) < s.opts.sampleRows() {
+		e, err := s.rd.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		s.pending = append(s.pending, e)
+		keys, vals, err := objectFields(e.raw)
+		if err != nil {
+			continue
+		}
+		for i, k := range keys {
+			ci, ok := s.index[k]
+			if !ok {
+				ci = len(names)
+				s.index[k] = ci
+				names = append(names, k)
+				masks = append(masks, anyKind)
+			}
+			masks[ci] &= jsonMask(vals[i])
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("no fields to infer a schema from in the first %d records", len(s.pending))
+	}
+	s.schema, s.cols = inferredSchema(names, masks, len(s.pending))
+	s.unknown = fmt.Sprintf("not among the fields of the first %d records, which decided the columns", len(s.pending))
+	return nil
+}
+
+func (s *jsonSource) declare(declared *arrow.Schema) error {
+	cols, err := columnsFor(declared)
+	if err != nil {
+		return err
+	}
+	s.schema, s.cols = declared, cols
+	s.index = map[string]int{}
+	for i, f := range declared.Fields() {
+		s.index[f.Name] = i
+	}
+	s.unknown = "not a column of the table"
+	return nil
+}
+
+func (s *jsonSource) resume(raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var st jsonState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("reading resume position: %w", err)
+	}
+	for len(s.pending) > 0 && s.pending[0].end.Offset <= st.Offset {
+		s.pending = s.pending[1:]
+	}
+	if len(s.pending) == 0 && s.rd.offset() != st.Offset {
+		if _, err := s.f.Seek(st.Offset, io.SeekStart); err != nil {
+			return fmt.Errorf("seeking to the resume position: %w", err)
+		}
+		s.rd = s.reader(st)
+	}
+	s.state = st
+	return nil
+}
+
+func (s *jsonSource) Schema() *arrow.Schema { return s.schema }
+
+func (s *jsonSource) Progress() float64 {
+	if s.size == 0 {
+		return 1
+	}
+	return float64(s.rd.offset()) / float64(s.size)
+}
+
+func (s *jsonSource) Close() error {
+	s.rows.release()
+	return s.f.Close()
+}
+
+func (s *jsonSource) Next(ctx context.Context) (ingest.Batch, error) {
+	var b ingest.Batch
+	for !s.done && s.rows.rows < s.opts.batchRows() && len(b.Rejects) < s.opts.batchRows() {
+		if err := ctx.Err(); err != nil {
+			return ingest.Batch{}, err
+		}
+		e, err := s.nextElem()
+		if errors.Is(err, io.EOF) {
+			s.done = true
+			break
+		}
+		if err != nil {
+			return ingest.Batch{}, err
+		}
+		s.state = e.end
+		if reason := s.convert(e); reason != "" {
+			b.Rejects = append(b.Rejects, ingest.Reject{Position: e.position, Reason: reason, Raw: e.raw})
+			continue
+		}
+		s.rows.add(s.cells, e.position)
+	}
+	b.Records, b.Positions = s.rows.flush()
+	if b.Records == nil && len(b.Rejects) == 0 {
+		return ingest.Batch{}, io.EOF
+	}
+	pos, err := json.Marshal(s.state)
+	if err != nil {
+		return ingest.Batch{}, err
+	}
+	b.Position = pos
+	return b, nil
+}
+
+func (s *jsonSource) nextElem() (jsonElem, error) {
+	if len(s.pending) > 0 {
+		e := s.pending[0]
+		s.pending = s.pending[1:]
+		return e, nil
+	}
+	return s.rd.next()
+}
+
+// convert fills s.cells from e, or says why e is rejected.
+func (s *jsonSource) convert(e jsonElem) string {
+	keys, vals, err := objectFields(e.raw)
+	if err != nil {
+		if !e.terminated {
+			return "truncated last record: the file ends inside it (" + err.Error() + ")"
+		}
+		return err.Error()
+	}
+	for i := range s.cells {
+		s.cells[i] = cell{null: true}
+	}
+	for i, k := range keys {
+		ci, ok := s.index[k]
+		if !ok {
+			return fmt.Sprintf("field %q is %s", k, s.unknown)
+		}
+		c, err := s.cols[ci].convertJSON(vals[i])
+		if err != nil {
+			return err.Error()
+		}
+		s.cells[ci] = c
+	}
+	return ""
+}
+
+// objectFields splits a JSON object into its top-level keys and raw values,
+// in order.
+func objectFields(raw []byte) ([]string, []json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, errors.New("not a JSON object")
+	}
+	var keys []string
+	var vals []json.RawMessage
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		k := tok.(string) // inside an object every other token is a key
+		if seen[k] {
+			return nil, nil, fmt.Errorf("field %q appears twice", k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, nil, errors.New("invalid JSON: data after the object")
+	}
+	return keys, vals, nil
+}
+
+// jsonMask is the set of kinds a JSON value converts to for inference.
+// Strings are dates, timestamps or strings, never numbers or booleans: the
+// writer chose to quote them.
+func jsonMask(v json.RawMessage) uint16 {
+	switch v[0] {
+	case 'n':
+		return anyKind
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) != nil || s == "" {
+			return anyKind
+		}
+		return textMask(s) & (bit(kDate) | bit(kTimestamp) | bit(kTimestampTZ) | bit(kString))
+	case 't', 'f':
+		return bit(kBool) | bit(kString)
+	case '{', '[':
+		return bit(kString)
+	}
+	m := bit(kString) | bit(kFloat64)
+	if lit := string(v); isInteger(lit) {
+		if _, err := strconv.ParseInt(lit, 10, 64); err == nil {
+			m |= bit(kInt64)
+		}
+	}
+	return m
+}
+
+// convertJSON converts one JSON value. Strings are read like CSV text, so
+// "42" fills an integer column; an empty string is null outside string
+// columns.
+func (c column) convertJSON(v json.RawMessage) (cell, error) {
+	switch v[0] {
+	case 'n':
+		return cell{null: true}, nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return cell{}, fmt.Errorf("column %q: %w", c.name, err)
+		}
+		if c.kind == kString {
+			return cell{s: s}, nil
+		}
+		if s == "" {
+			return cell{null: true}, nil
+		}
+		return c.convertText(s)
+	case 't', 'f':
+		switch c.kind {
+		case kBool:
+			return cell{b: v[0] == 't'}, nil
+		case kString:
+			return cell{s: string(v)}, nil
+		}
+		return cell{}, fmt.Errorf("column %q: %s is a boolean, the column is %s%s", c.name, v, c.kind, c.hint)
+	case '{', '[':
+		if c.kind == kString {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, v); err != nil {
+				return cell{}, fmt.Errorf("column %q: %w", c.name, err)
+			}
+			return cell{s: buf.String()}, nil
+		}
+		return cell{}, fmt.Errorf("column %q: an object or array cannot fill a %s column%s", c.name, c.kind, c.hint)
+	}
+	switch c.kind {
+	case kString:
+		return cell{s: string(v)}, nil
+	case kInt32, kInt64, kFloat32, kFloat64:
+		return c.convertText(string(v))
+	}
+	return cell{}, fmt.Errorf("column %q: %s is a number, the column is %s%s", c.name, v, c.kind, c.hint)
+}
