@@ -194,7 +194,7 @@ func (s *Server) prepareCommit(ctx context.Context, c tableChange) (store.Swap, 
 	}
 	var base table.Metadata
 	if !creating {
-		base, err = table.ParseMetadataBytes(cur.Metadata)
+		base, err = s.parseTable(cur.MetadataLocation, cur.Metadata)
 		if err != nil {
 			return store.Swap{}, fmt.Errorf("parsing current metadata of %s: %w", c.ident(), err)
 		}
@@ -211,7 +211,7 @@ func (s *Server) prepareCommit(ctx context.Context, c tableChange) (store.Swap, 
 	if err != nil {
 		return store.Swap{}, badRequest("Invalid table update for %s: %v", c.ident(), err)
 	}
-	body, err := encodeTableMetadata(meta)
+	body, parsed, err := encodeTableMetadata(meta)
 	if err != nil {
 		return store.Swap{}, badRequest("Invalid table update for %s: %v", c.ident(), err)
 	}
@@ -223,6 +223,7 @@ func (s *Server) prepareCommit(ctx context.Context, c tableChange) (store.Swap, 
 	if err := s.writeMetadata(ctx, loc, body); err != nil {
 		return store.Swap{}, err
 	}
+	s.meta.put(loc, parsed)
 	next := store.Entry{Kind: store.KindTable, Namespace: c.ns, Name: c.name, MetadataLocation: loc, Metadata: body}
 	return store.Swap{Expected: cur.MetadataLocation, Next: next}, nil
 }
@@ -267,14 +268,16 @@ func applyUpdates(base table.Metadata, baseLocation string, updates []table.Upda
 }
 
 // encodeTableMetadata encodes meta and checks that it reads back: metadata
-// that no reader could load (say, an empty location) is never persisted.
-func encodeTableMetadata(meta table.Metadata) ([]byte, error) {
+// that no reader could load (say, an empty location) is never persisted. It
+// returns the encoding and what it reads back as.
+func encodeTableMetadata(meta table.Metadata) ([]byte, table.Metadata, error) {
 	body, err := json.Marshal(meta)
 	if err != nil {
-		return nil, fmt.Errorf("encoding table metadata: %w", err)
+		return nil, nil, fmt.Errorf("encoding table metadata: %w", err)
 	}
-	if _, err := table.ParseMetadataBytes(body); err != nil {
-		return nil, fmt.Errorf("resulting metadata is invalid: %w", err)
+	parsed, err := table.ParseMetadataBytes(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("resulting metadata is invalid: %w", err)
 	}
-	return body, nil
+	return body, parsed, nil
 }

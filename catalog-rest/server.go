@@ -96,6 +96,7 @@ type Server struct {
 
 	registry *prometheus.Registry
 	metrics  *metrics
+	meta     *metaCache
 
 	locks      sync.Map // entry key -> *sync.Mutex; serialises commits per table in this process
 	keyLocks   keyLocks
@@ -116,7 +117,7 @@ func New(logger *slog.Logger, reg *prometheus.Registry, st store.Store, cfg Conf
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{logger: logger, store: st, cfg: cfg.withDefaults(), fs: map[string]icebergio.IO{},
-		registry: reg, metrics: newMetrics(reg)}
+		registry: reg, metrics: newMetrics(reg), meta: newMetaCache(1024)}
 	s.handler = s.routes()
 	return s, nil
 }

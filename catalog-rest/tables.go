@@ -174,7 +174,7 @@ func (s *Server) createTable(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("Invalid table metadata: %v", err)
 	}
-	body, err := encodeTableMetadata(meta)
+	body, _, err := encodeTableMetadata(meta)
 	if err != nil {
 		return badRequest("Invalid table metadata: %v", err)
 	}
