@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
@@ -156,4 +160,38 @@ func appendWithRetry(ctx context.Context, cat *rest.Catalog, ident table.Identif
 		}
 	}
 	return errors.New("still conflicting after 200 attempts")
+}
+
+func TestLoadFailsWhenTheMetadataFileIsGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the S3 gateway")
+	}
+	lk := sharedStack(t)
+	ctx := context.Background()
+	cat, err := rest.NewCatalog(ctx, "lakehouse", lk.CatalogURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident := table.Identifier{"exploration", "lost_metadata"}
+	sc := iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64})
+	tbl, err := cat.CreateTable(ctx, ident, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.LoadTable(ctx, ident); err != nil {
+		t.Fatalf("load before the file is gone: %v", err)
+	}
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(tbl.MetadataLocation(), "s3://"), "/")
+	if _, err := lk.Storage.Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(lk.CatalogURL() + "/v1/namespaces/exploration/tables/lost_metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "Failed to open input stream for file: "+tbl.MetadataLocation()) {
+		t.Fatalf("load after the metadata file was deleted: %d %s", resp.StatusCode, body)
+	}
 }

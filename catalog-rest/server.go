@@ -42,6 +42,11 @@ type Config struct {
 	CommitRetries int
 	// MaxBodyBytes caps a request body. Default 64 MiB.
 	MaxBodyBytes int64
+	// LocalPath maps a location to a path on this machine's disk when the
+	// object lives there (the embedded S3 store serves a local folder), so
+	// the metadata file check on load is a stat instead of an S3 request.
+	// Default: none.
+	LocalPath func(location string) (string, bool)
 	// LogRequests logs every request (method, path, status, duration) at
 	// info level; otherwise at debug level. Default false.
 	LogRequests bool
@@ -94,9 +99,10 @@ type Server struct {
 	cfg     Config
 	handler http.Handler
 
-	registry *prometheus.Registry
-	metrics  *metrics
-	meta     *metaCache
+	registry   *prometheus.Registry
+	metrics    *metrics
+	meta       *metaCache
+	configJSON []byte // the client config, encoded once
 
 	locks      sync.Map // entry key -> *sync.Mutex; serialises commits per table in this process
 	keyLocks   keyLocks
@@ -118,6 +124,10 @@ func New(logger *slog.Logger, reg *prometheus.Registry, st store.Store, cfg Conf
 	}
 	s := &Server{logger: logger, store: st, cfg: cfg.withDefaults(), fs: map[string]icebergio.IO{},
 		registry: reg, metrics: newMetrics(reg), meta: newMetaCache(1024)}
+	var err error
+	if s.configJSON, err = json.Marshal(nonNilMap(cfg.ClientProperties)); err != nil {
+		return nil, fmt.Errorf("encoding client properties: %w", err)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -315,4 +325,11 @@ func (s *Server) fileIO(ctx context.Context, location string) (icebergio.WriteFi
 		return nil, fmt.Errorf("storage for %s is read-only", location)
 	}
 	return wfs, nil
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }

@@ -1,6 +1,7 @@
 package catalogrest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -108,9 +110,30 @@ func (s *Server) loadTable(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return badRequest("Invalid snapshots mode: %q (all or refs)", mode)
 	}
-	return writeJSON(w, http.StatusOK, loadTableResponse{
-		MetadataLocation: t.MetadataLocation, Metadata: body, Config: s.clientConfig(),
-	})
+	return s.writeLoadResult(w, t.MetadataLocation, body)
+}
+
+// writeLoadResult writes a LoadTableResult around metadata that is already
+// valid JSON (it was checked before it was stored), sparing encoding/json a
+// scan of the whole document on the hottest path of the catalog.
+func (s *Server) writeLoadResult(w http.ResponseWriter, loc string, metadata []byte) error {
+	locJSON, err := json.Marshal(loc)
+	if err != nil {
+		return fmt.Errorf("encoding load result: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(metadata) + len(s.configJSON) + len(locJSON) + 48)
+	buf.WriteString(`{"metadata-location":`)
+	buf.Write(locJSON)
+	buf.WriteString(`,"metadata":`)
+	buf.Write(metadata)
+	buf.WriteString(`,"config":`)
+	buf.Write(s.configJSON)
+	buf.WriteByte('}')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 func (s *Server) tableExists(w http.ResponseWriter, r *http.Request) error {
@@ -584,6 +607,14 @@ type statFS interface {
 func (s *Server) checkMetadataFile(ctx context.Context, loc string) error {
 	if s.cfg.SkipMetadataFileCheck {
 		return nil
+	}
+	if s.cfg.LocalPath != nil {
+		if path, ok := s.cfg.LocalPath(loc); ok {
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				return apiErr(ErrNotFound, "Failed to open input stream for file: %s", loc)
+			}
+			return nil
+		}
 	}
 	fsys, err := s.fileIO(ctx, loc)
 	if err != nil {

@@ -135,6 +135,7 @@ func (s *Stack) StartCatalog(ctx context.Context) error {
 	props := s.Storage.Config().ClientProperties()
 	srv, err := catalogrest.New(s.logger, nil, db, catalogrest.Config{
 		Warehouse: s.Warehouse(), ClientProperties: props, LogRequests: s.cfg.LogRequests,
+		LocalPath: s.Storage.LocalPath,
 	})
 	if err != nil {
 		return errors.Join(err, db.Close())

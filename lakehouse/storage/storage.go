@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -207,4 +208,20 @@ func (c Config) ClientProperties() map[string]string {
 		"s3.secret-access-key": c.SecretKey,
 		"s3.path-style-access": "true",
 	}
+}
+
+// LocalPath maps an s3:// location in this store to the file that holds the
+// object (the posix backend keeps bucket/key as a path under its root). It
+// reports false for locations elsewhere.
+func (s *Server) LocalPath(location string) (string, bool) {
+	rest, ok := strings.CutPrefix(location, "s3://")
+	if !ok || rest == "" {
+		return "", false
+	}
+	root := filepath.Join(s.cfg.Dir, "objects")
+	p := filepath.Join(root, filepath.FromSlash(rest))
+	if !strings.HasPrefix(p, root+string(filepath.Separator)) {
+		return "", false
+	}
+	return p, true
 }
