@@ -33,6 +33,13 @@ type Staged struct {
 	BatchID string             // recorded in the snapshot summary (BatchIDProperty)
 	Props   iceberg.Properties // further snapshot-summary properties
 	Rows    int64
+	// Prepare, when set, is called with the table as loaded for each commit
+	// attempt, after the batch-id check. An error refuses the commit: no
+	// part lands, every part's staged files are removed and CommitOnce
+	// returns the error. The properties it returns join the snapshot
+	// summary. The commit only applies on top of the table state Prepare
+	// saw, so what it checked still holds when the snapshot lands.
+	Prepare func(*table.Table) (iceberg.Properties, error)
 	tbl     *table.Table // as loaded for writing
 	files   []iceberg.DataFile
 }
@@ -145,6 +152,16 @@ func (s *Sink) prepare(ctx context.Context, parts []*Staged) ([]*table.Table, []
 		}
 		props := iceberg.Properties{}
 		maps.Copy(props, p.Props)
+		if p.Prepare != nil {
+			more, err := p.Prepare(tbl)
+			if err != nil {
+				for _, q := range parts {
+					s.discardStaged(ctx, q)
+				}
+				return nil, nil, nil, fmt.Errorf("preparing commit of %v: %w", p.Table, err)
+			}
+			maps.Copy(props, more)
+		}
 		props[BatchIDProperty] = p.BatchID
 		txn := tbl.NewTransaction()
 		if err := txn.AddDataFiles(ctx, p.files, props, table.WithoutDuplicateCheck()); err != nil {

@@ -1,0 +1,410 @@
+package kafka
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/lakehouse-go/lakehouse/ingest"
+)
+
+// kind is a column type JSON values fill.
+type kind uint8
+
+const (
+	kBool kind = iota
+	kInt32
+	kInt64
+	kFloat32
+	kFloat64
+	kDate
+	kTimestamp   // without zone
+	kTimestampTZ // with zone, stored as UTC
+	kString
+)
+
+func (k kind) String() string {
+	return [...]string{"bool", "int32", "int64", "float32", "float64", "date", "timestamp", "timestamp with zone", "string"}[k]
+}
+
+var utcMicros = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+
+func kindOf(t arrow.DataType) (kind, error) {
+	switch t.ID() {
+	case arrow.BOOL:
+		return kBool, nil
+	case arrow.INT32:
+		return kInt32, nil
+	case arrow.INT64:
+		return kInt64, nil
+	case arrow.FLOAT32:
+		return kFloat32, nil
+	case arrow.FLOAT64:
+		return kFloat64, nil
+	case arrow.DATE32:
+		return kDate, nil
+	case arrow.STRING:
+		return kString, nil
+	case arrow.TIMESTAMP:
+		ts := t.(*arrow.TimestampType)
+		if ts.Unit != arrow.Microsecond {
+			break
+		}
+		if ts.TimeZone == "" {
+			return kTimestamp, nil
+		}
+		return kTimestampTZ, nil
+	}
+	return 0, fmt.Errorf("type %s cannot be filled from JSON values (want bool, int32, int64, float32, float64, date32, string or timestamp[us])", t)
+}
+
+// cell is one converted value.
+type cell struct {
+	null bool
+	i    int64 // ints, dates (days), timestamps (microseconds)
+	f    float64
+	b    bool
+	s    string
+}
+
+type column struct {
+	name     string
+	kind     kind
+	nullable bool
+}
+
+// decoder turns JSON objects into rows of a schema: top-level fields are
+// columns, matched by name; a missing field is null.
+type decoder struct {
+	schema *arrow.Schema // the source columns
+	full   *arrow.Schema // with the lineage columns: the table's
+	cols   []column
+	index  map[string]int
+	cells  []cell
+}
+
+func newDecoder(sc *arrow.Schema) (*decoder, error) {
+	full, err := ingest.WithLineage(sc)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{schema: sc, full: full, index: map[string]int{}, cells: make([]cell, sc.NumFields())}
+	for i, f := range sc.Fields() {
+		k, err := kindOf(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		d.cols = append(d.cols, column{name: f.Name, kind: k, nullable: f.Nullable})
+		d.index[f.Name] = i
+	}
+	return d, nil
+}
+
+// decode fills d.cells from one record value, or says why the record is
+// rejected.
+func (d *decoder) decode(value []byte) string {
+	keys, vals, err := objectFields(value)
+	if err != nil {
+		return err.Error()
+	}
+	for i := range d.cells {
+		d.cells[i] = cell{null: true}
+	}
+	for i, k := range keys {
+		ci, ok := d.index[k]
+		if !ok {
+			return fmt.Sprintf("field %q is not a column of the table", k)
+		}
+		c, err := d.cols[ci].convert(vals[i])
+		if err != nil {
+			return err.Error()
+		}
+		d.cells[ci] = c
+	}
+	for i, c := range d.cols {
+		if !c.nullable && d.cells[i].null {
+			return fmt.Sprintf("field %q is missing or null, the column is required", c.name)
+		}
+	}
+	return ""
+}
+
+// append adds d.cells as a row to the first fields of rb.
+func (d *decoder) append(rb *array.RecordBuilder) {
+	for i, v := range d.cells {
+		fb := rb.Field(i)
+		if v.null {
+			fb.AppendNull()
+			continue
+		}
+		switch b := fb.(type) {
+		case *array.BooleanBuilder:
+			b.Append(v.b)
+		case *array.Int32Builder:
+			b.Append(int32(v.i))
+		case *array.Int64Builder:
+			b.Append(v.i)
+		case *array.Float32Builder:
+			b.Append(float32(v.f))
+		case *array.Float64Builder:
+			b.Append(v.f)
+		case *array.Date32Builder:
+			b.Append(arrow.Date32(v.i))
+		case *array.TimestampBuilder:
+			b.Append(arrow.Timestamp(v.i))
+		case *array.StringBuilder:
+			b.Append(v.s)
+		}
+	}
+}
+
+// objectFields splits a JSON object into its top-level keys and raw
+// values, in order. Anything else, and duplicate keys, are errors.
+func objectFields(raw []byte) ([]string, []json.RawMessage, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil, errors.New("empty value")
+	}
+	if !utf8.Valid(raw) {
+		return nil, nil, errors.New("invalid JSON: not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, errors.New("not a JSON object")
+	}
+	var keys []string
+	var vals []json.RawMessage
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		k := tok.(string) // inside an object every other token is a key
+		if seen[k] {
+			return nil, nil, fmt.Errorf("field %q appears twice", k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, nil, errors.New("invalid JSON: data after the object")
+	}
+	return keys, vals, nil
+}
+
+// convert converts one JSON value. Numbers fill numeric columns only,
+// strings fill strings, dates and timestamps; a string column takes any
+// value as its JSON text (objects and arrays compacted).
+func (c column) convert(v json.RawMessage) (cell, error) {
+	switch v[0] {
+	case 'n':
+		return cell{null: true}, nil
+	case 't', 'f':
+		switch c.kind {
+		case kBool:
+			return cell{b: v[0] == 't'}, nil
+		case kString:
+			return cell{s: string(v)}, nil
+		}
+	case '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return cell{}, fmt.Errorf("field %q: %w", c.name, err)
+		}
+		return c.text(s)
+	case '{', '[':
+		if c.kind == kString {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, v); err != nil {
+				return cell{}, fmt.Errorf("field %q: %w", c.name, err)
+			}
+			return cell{s: buf.String()}, nil
+		}
+	default:
+		if c.kind == kString {
+			return cell{s: string(v)}, nil
+		}
+		return c.number(string(v))
+	}
+	return cell{}, fmt.Errorf("field %q: %s is not a %s", c.name, short(string(v)), c.kind)
+}
+
+func (c column) number(n string) (cell, error) {
+	var v cell
+	var err error
+	switch c.kind {
+	case kInt32:
+		v.i, err = strconv.ParseInt(n, 10, 32)
+	case kInt64:
+		v.i, err = strconv.ParseInt(n, 10, 64)
+	case kFloat32:
+		v.f, err = strconv.ParseFloat(n, 32)
+	case kFloat64:
+		v.f, err = strconv.ParseFloat(n, 64)
+	default:
+		err = errors.New("a number")
+	}
+	if err != nil {
+		return v, fmt.Errorf("field %q: %s is not a valid %s", c.name, short(n), c.kind)
+	}
+	return v, nil
+}
+
+func (c column) text(s string) (cell, error) {
+	switch c.kind {
+	case kString:
+		return cell{s: s}, nil
+	case kDate:
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return cell{i: t.Unix() / 86400}, nil
+		}
+	case kTimestamp, kTimestampTZ:
+		t, zoned, ok := parseTimestamp(s)
+		if ok && zoned == (c.kind == kTimestampTZ) {
+			return cell{i: t.UnixMicro()}, nil
+		}
+		if ok && zoned {
+			return cell{}, fmt.Errorf("field %q: %s carries a zone, the column is a timestamp without zone", c.name, short(s))
+		}
+		if ok {
+			return cell{}, fmt.Errorf("field %q: %s has no zone, the column is a timestamp with zone", c.name, short(s))
+		}
+	}
+	return cell{}, fmt.Errorf("field %q: %s is not a valid %s", c.name, short(strconv.Quote(s)), c.kind)
+}
+
+var (
+	zonedLayouts   = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00"}
+	unzonedLayouts = []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"}
+)
+
+// parseTimestamp reads RFC 3339 timestamps, with a T or a space between
+// date and time; zoned ones are returned in UTC.
+func parseTimestamp(s string) (t time.Time, zoned, ok bool) {
+	for _, l := range zonedLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), true, true
+		}
+	}
+	for _, l := range unzonedLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, false, true
+		}
+	}
+	return time.Time{}, false, false
+}
+
+// short shows a value in a reason, cut when long.
+func short(s string) string {
+	const max = 60
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}
+
+// infer types the fields of JSON objects: in the order they first appear,
+// each field is a bool, int64, float64, timestamp with zone (RFC 3339
+// strings with a zone) or string column, whichever fits every sampled
+// value; objects, arrays and mixed values make string columns. Values that
+// are not JSON objects are passed over: they will be rejects.
+func infer(values [][]byte) (*arrow.Schema, error) {
+	var names []string
+	seen := map[string]int{}
+	var masks []uint8
+	objects := 0
+	for _, v := range values {
+		keys, vals, err := objectFields(v)
+		if err != nil {
+			continue
+		}
+		objects++
+		for i, k := range keys {
+			ci, ok := seen[k]
+			if !ok {
+				ci = len(names)
+				seen[k] = ci
+				names = append(names, k)
+				masks = append(masks, anyMask)
+			}
+			masks[ci] &= maskOf(vals[i])
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no JSON object fields to infer a schema from in %d records (%d objects)", len(values), objects)
+	}
+	fields := make([]arrow.Field, len(names))
+	for i, n := range names {
+		fields[i] = arrow.Field{Name: n, Type: inferred(masks[i]), Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+// Inference masks: which column types a value fits.
+const (
+	mBool uint8 = 1 << iota
+	mInt
+	mFloat
+	mTimestampTZ
+	mString
+	anyMask = mBool | mInt | mFloat | mTimestampTZ | mString
+)
+
+func maskOf(v json.RawMessage) uint8 {
+	switch v[0] {
+	case 'n':
+		return anyMask
+	case 't', 'f':
+		return mBool | mString
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			if _, zoned, ok := parseTimestamp(s); ok && zoned {
+				return mTimestampTZ | mString
+			}
+		}
+		return mString
+	case '{', '[':
+		return mString
+	}
+	if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+		return mInt | mFloat | mString
+	}
+	return mFloat | mString
+}
+
+func inferred(mask uint8) arrow.DataType {
+	switch {
+	case mask == anyMask:
+		return arrow.BinaryTypes.String
+	case mask&mBool != 0:
+		return arrow.FixedWidthTypes.Boolean
+	case mask&mInt != 0:
+		return arrow.PrimitiveTypes.Int64
+	case mask&mFloat != 0:
+		return arrow.PrimitiveTypes.Float64
+	case mask&mTimestampTZ != 0:
+		return utcMicros
+	}
+	return arrow.BinaryTypes.String
+}
