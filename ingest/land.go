@@ -24,6 +24,10 @@ type Target struct {
 	// Progress, when set, is called after each step of the source with the
 	// number of records received so far.
 	Progress func(received int64)
+	// PartitionBy partitions the table when Land creates it, e.g.
+	// "day(event_ts)" (see ParsePartitionSpec); an existing table keeps its
+	// partitioning.
+	PartitionBy []string
 }
 
 // Report says what became of one source's records. Accepted + Quarantined
@@ -103,6 +107,7 @@ type landing struct {
 	rep      Report
 	rejects  []Reject
 	position []byte // the source's last Batch.Position
+	misfit   error  // ErrIncompatibleSchema: every record goes to quarantine
 }
 
 func (l *landing) ensureTables(ctx context.Context, sc *arrow.Schema) error {
@@ -110,10 +115,23 @@ func (l *landing) ensureTables(ctx context.Context, sc *arrow.Schema) error {
 	if l.schema, err = WithLineage(sc); err != nil {
 		return fmt.Errorf("preparing schema of %v: %w", l.t.Table, err)
 	}
-	if _, err := l.sink.EnsureTable(ctx, l.t.Table, l.schema); err != nil {
+	tbl, err := l.sink.EnsureTable(ctx, l.t.Table, l.schema, PartitionBy(l.t.PartitionBy...))
+	if err != nil {
 		return err
 	}
-	_, err = l.sink.EnsureTable(ctx, QuarantineTable(l.t.Table), QuarantineSchema())
+	if _, err = l.sink.EnsureTable(ctx, QuarantineTable(l.t.Table), QuarantineSchema()); err != nil {
+		return err
+	}
+	if !l.sink.cfg.evolves(l.t.Table) {
+		return nil
+	}
+	// A source whose columns cannot fit lands in the quarantine whole, each
+	// record with the reason: the table keeps its schema and the run goes on.
+	if _, err = l.sink.evolve(ctx, tbl, l.schema); errors.Is(err, ErrIncompatibleSchema) {
+		l.misfit = err
+		l.sink.logger.Warn("quarantining source: its schema does not fit the table", "source", l.t.Source, "table", l.t.Table, "err", err)
+		return nil
+	}
 	return err
 }
 
@@ -126,6 +144,12 @@ func (l *landing) stage(ctx context.Context, src Source) ([]*Staged, error) {
 	var err error
 	if l.st.data {
 		// Only the rejects are missing: read the source again for them.
+		for _, rerr := range l.records(ctx, src, false) {
+			if rerr != nil {
+				return nil, rerr
+			}
+		}
+	} else if l.misfit != nil {
 		for _, rerr := range l.records(ctx, src, false) {
 			if rerr != nil {
 				return nil, rerr
@@ -216,6 +240,15 @@ func (l *landing) records(ctx context.Context, src Source, write bool) iter.Seq2
 			if b.Records == nil {
 				continue
 			}
+			if l.misfit != nil {
+				err := l.quarantineAll(b)
+				b.Records.Release()
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				continue
+			}
 			l.rep.Accepted += b.Records.NumRows()
 			if !write {
 				b.Records.Release()
@@ -232,6 +265,25 @@ func (l *landing) records(ctx context.Context, src Source, write bool) iter.Seq2
 			}
 		}
 	}
+}
+
+// quarantineAll turns b's records into rejects with the schema misfit as
+// their reason and the record as JSON for the payload.
+func (l *landing) quarantineAll(b Batch) error {
+	n := int(b.Records.NumRows())
+	if len(b.Positions) != n {
+		return fmt.Errorf("reading %s: source gave %d positions for %d records", l.t.Source, len(b.Positions), n)
+	}
+	reason := l.misfit.Error()
+	for i := range n {
+		raw, err := rowJSON(b.Records, i)
+		if err != nil {
+			return fmt.Errorf("quarantining %s at %s: %w", l.t.Source, b.Positions[i], err)
+		}
+		l.rejects = append(l.rejects, Reject{Position: b.Positions[i], Reason: reason, Raw: raw})
+	}
+	l.rep.Quarantined += int64(n)
+	return nil
 }
 
 func one(rec arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error] {

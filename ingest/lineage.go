@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -188,4 +189,24 @@ func escapeInvalidUTF8(raw []byte) string {
 		raw = raw[size:]
 	}
 	return sb.String()
+}
+
+// rowJSON is row i of rec as a JSON object, columns in schema order.
+func rowJSON(rec arrow.RecordBatch, i int) ([]byte, error) {
+	buf := []byte{'{'}
+	for j, f := range rec.Schema().Fields() {
+		if j > 0 {
+			buf = append(buf, ',')
+		}
+		k, err := json.Marshal(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(rec.Column(j).GetOneForMarshal(i))
+		if err != nil {
+			return nil, fmt.Errorf("encoding column %q: %w", f.Name, err)
+		}
+		buf = append(append(append(buf, k...), ':'), v...)
+	}
+	return append(buf, '}'), nil
 }

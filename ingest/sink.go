@@ -26,23 +26,33 @@ const BatchIDProperty = "lakehouse.batch-id"
 type Sink struct {
 	logger *slog.Logger
 	cat    *rest.Catalog
+	cfg    Config
 }
 
 // Open connects to the REST catalog at uri. The catalog hands out the storage
-// settings, so nothing else is needed.
-func Open(ctx context.Context, logger *slog.Logger, uri string) (*Sink, error) {
+// settings, so nothing else is needed. Options change DefaultConfig.
+func Open(ctx context.Context, logger *slog.Logger, uri string, opts ...Option) (*Sink, error) {
+	cfg := DefaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuring sink: %w", err)
+	}
 	cat, err := rest.NewCatalog(ctx, "lakehouse", uri)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to catalog %s: %w", uri, err)
 	}
-	return &Sink{logger: logger, cat: cat}, nil
+	return &Sink{logger: logger, cat: cat, cfg: cfg}, nil
 }
 
 // Catalog is the underlying iceberg-go REST catalog client.
 func (s *Sink) Catalog() *rest.Catalog { return s.cat }
 
-// EnsureTable loads ident, creating it with sc's columns when it does not exist.
-func (s *Sink) EnsureTable(ctx context.Context, ident table.Identifier, sc *arrow.Schema) (*table.Table, error) {
+// EnsureTable loads ident, creating it with sc's columns, the sink's
+// Parquet settings (see Config) and the options' partitioning when it does
+// not exist. An existing table is returned as it is.
+func (s *Sink) EnsureTable(ctx context.Context, ident table.Identifier, sc *arrow.Schema, opts ...TableOption) (*table.Table, error) {
 	tbl, err := s.cat.LoadTable(ctx, ident)
 	if err == nil {
 		return tbl, nil
@@ -50,18 +60,26 @@ func (s *Sink) EnsureTable(ctx context.Context, ident table.Identifier, sc *arro
 	if !errors.Is(err, catalog.ErrNoSuchTable) {
 		return nil, fmt.Errorf("loading table %v: %w", ident, err)
 	}
+	var to tableOptions
+	for _, o := range opts {
+		o(&to)
+	}
 	isc, err := table.ArrowSchemaToIcebergWithFreshIDs(sc, false)
 	if err != nil {
 		return nil, fmt.Errorf("deriving Iceberg schema for %v: %w", ident, err)
 	}
-	tbl, err = s.cat.CreateTable(ctx, ident, isc)
+	spec, err := ParsePartitionSpec(isc, to.partitionBy...)
+	if err != nil {
+		return nil, fmt.Errorf("partitioning %v: %w", ident, err)
+	}
+	tbl, err = s.cat.CreateTable(ctx, ident, isc, catalog.WithProperties(s.cfg.tableProperties()), catalog.WithPartitionSpec(&spec))
 	if errors.Is(err, catalog.ErrTableAlreadyExists) {
 		return s.cat.LoadTable(ctx, ident)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("creating table %v: %w", ident, err)
 	}
-	s.logger.Info("created table", "table", ident)
+	s.logger.Info("created table", "table", ident, "partitioning", to.partitionBy)
 	return tbl, nil
 }
 

@@ -45,12 +45,20 @@ type Staged struct {
 }
 
 // Stage writes records as Parquet data files of the existing table ident.
+// In an evolving zone (Config.EvolvingZones) the table's schema is first
+// brought up to sc (see evolve); a batch that cannot fit is
+// ErrIncompatibleSchema and nothing is written.
 // The iterator's batches are released as they are written, so a stage can
 // be larger than memory.
 func (s *Sink) Stage(ctx context.Context, ident table.Identifier, sc *arrow.Schema, records iter.Seq2[arrow.RecordBatch, error], batchID string, props iceberg.Properties) (*Staged, error) {
 	tbl, err := s.cat.LoadTable(ctx, ident)
 	if err != nil {
 		return nil, fmt.Errorf("loading table %v: %w", ident, err)
+	}
+	if s.cfg.evolves(ident) {
+		if tbl, err = s.evolve(ctx, tbl, sc); err != nil {
+			return nil, err
+		}
 	}
 	st := &Staged{Table: ident, BatchID: batchID, Props: props, tbl: tbl}
 	counted := func(yield func(arrow.RecordBatch, error) bool) {
