@@ -25,7 +25,7 @@ func commands() []command {
 		{"catalog", "run the embedded S3 store and the REST catalog only", runCatalog},
 		{"trino", "install or run the managed Trino (trino install | trino run)", runTrino},
 		{"sql", "run a SQL statement on Trino and print the result", runSQL},
-		{"ingest", "land files in a zone table (ingest files --table zone.table PATH...)", runIngest},
+		{"ingest", "land data: ingest files / run / status / backfill (pipelines in YAML)", runIngest},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/generator"
+	"github.com/lakehouse-go/lakehouse/ingest/pipeline"
 	"github.com/lakehouse-go/lakehouse/lakehouse/sample"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/trino"
@@ -24,6 +25,7 @@ type upFlags struct {
 	noTrino   bool
 	noSample  bool
 	orders    int
+	pipelines string
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, withTrino bool) {
@@ -37,6 +39,7 @@ func (f *upFlags) register(fs *flag.FlagSet, withTrino bool) {
 		fs.BoolVar(&f.noTrino, "no-trino", false, "do not start Trino")
 		fs.BoolVar(&f.noSample, "no-sample", false, "do not land the generated sample data in raw")
 		fs.IntVar(&f.orders, "orders", generator.DefaultSpec().Orders, "orders in the generated sample data")
+		fs.StringVar(&f.pipelines, "pipelines", "", "ingestion pipelines file (YAML) to run once the stack is ready")
 	}
 }
 
@@ -59,6 +62,10 @@ func runUp(ctx context.Context, logger *slog.Logger, args []string, stdout io.Wr
 		return err
 	}
 	began := time.Now()
+	pls, err := loadPipelines(f.pipelines, f.stack.StateDir)
+	if err != nil {
+		return err
+	}
 	lake, err := f.startStack(ctx, logger)
 	if err != nil {
 		return err
@@ -100,7 +107,12 @@ func runUp(ctx context.Context, logger *slog.Logger, args []string, stdout io.Wr
 	if err := <-trc; err != nil {
 		return err
 	}
-	printBanner(stdout, lake, tr, stats, time.Since(began))
+	printBanner(stdout, lake, tr, stats, f.pipelines, pls, time.Since(began))
+	stopPipelines, err := startPipelines(ctx, logger, lake.CatalogURL(), pls)
+	if err != nil {
+		return err
+	}
+	defer stopPipelines()
 
 	var trinoDone <-chan error
 	if tr != nil {
@@ -153,7 +165,7 @@ func trinoConfig(lake *stack.Stack, port int) trino.Config {
 	}
 }
 
-func printBanner(w io.Writer, lake *stack.Stack, tr *trino.Server, stats *generator.Stats, took time.Duration) {
+func printBanner(w io.Writer, lake *stack.Stack, tr *trino.Server, stats *generator.Stats, plFile string, pls []pipeline.Pipeline, took time.Duration) {
 	s3 := lake.Storage.Config()
 	fmt.Fprintf(w, "\nlakehouse is ready (%s)\n\n", took.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "  S3 (embedded)   %s  bucket %q, access key %q, secret %q, path-style\n", s3.Endpoint(), lake.Config().Bucket, s3.AccessKey, s3.SecretKey)
@@ -162,6 +174,10 @@ func printBanner(w io.Writer, lake *stack.Stack, tr *trino.Server, stats *genera
 	if stats != nil {
 		fmt.Fprintf(w, "  sample data     raw.customers %d, raw.products %d, raw.orders %d, raw.order_items %d, raw.events %d rows\n",
 			stats.Customers, stats.Products, stats.Orders, stats.OrderItems, stats.Events)
+	}
+	if len(pls) > 0 {
+		fmt.Fprintf(w, "  pipelines       %s (status: bin/lakehouse ingest status --pipelines %s --catalog %s)\n", plFile, plFile, lake.CatalogURL())
+		printPipelines(w, "    ", pls)
 	}
 	if tr != nil {
 		fmt.Fprintf(w, "  Trino           %s  catalog \"lakehouse\"\n", tr.URL())
