@@ -28,7 +28,24 @@ const (
 	TargetSQLite    = "sqlite"
 	TargetPostgres  = "postgres"
 	TargetReference = "reference"
+	// The -nocheck targets run our catalog with SkipMetadataFileCheck,
+	// which shows what the storage HEAD on every load costs.
+	TargetSQLiteNoCheck   = "sqlite-nocheck"
+	TargetPostgresNoCheck = "postgres-nocheck"
 )
+
+// targetSpecs maps each target key to its display name and, for ours, how it
+// is served.
+var targetSpecs = map[string]struct {
+	name  string
+	serve ServeConfig
+}{
+	TargetSQLite:          {"ours (SQLite)", ServeConfig{Store: StoreSQLite}},
+	TargetPostgres:        {"ours (PostgreSQL)", ServeConfig{Store: StorePostgres}},
+	TargetSQLiteNoCheck:   {"ours (SQLite, no file check)", ServeConfig{Store: StoreSQLite, SkipMetadataFileCheck: true}},
+	TargetPostgresNoCheck: {"ours (PostgreSQL, no file check)", ServeConfig{Store: StorePostgres, SkipMetadataFileCheck: true}},
+	TargetReference:       {"reference", ServeConfig{}},
+}
 
 // Errors of a benchmark configuration.
 var (
@@ -49,7 +66,8 @@ type Config struct {
 	// Ops are the operations measured, in order. Default load-table,
 	// commit, commit (one table).
 	Ops []string
-	// Targets are the catalogs measured. Default sqlite, postgres, reference.
+	// Targets are the catalogs measured. Default sqlite, postgres,
+	// reference; sqlite-nocheck and postgres-nocheck are also known.
 	Targets []string
 	// Tables is how many tables each catalog gets; every committing client
 	// has a table of its own. Default and minimum: the highest of Clients.
@@ -119,7 +137,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, t := range c.Targets {
-		if !slices.Contains([]string{TargetSQLite, TargetPostgres, TargetReference}, t) {
+		if _, ok := targetSpecs[t]; !ok {
 			return fmt.Errorf("benchmark config: %w %q", ErrUnknownTarget, t)
 		}
 	}
@@ -162,6 +180,7 @@ func Run(ctx context.Context, logger *slog.Logger, cfg Config) (rep *Report, err
 		return nil, fmt.Errorf("creating the work folder: %w", err)
 	}
 	defer func() {
+		logger.Info("removing the work folder", "dir", dir)
 		if rerr := os.RemoveAll(dir); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("removing the work folder: %w", rerr))
 		}
@@ -179,7 +198,9 @@ func Run(ctx context.Context, logger *slog.Logger, cfg Config) (rep *Report, err
 	var targets []*target
 	defer func() {
 		for _, t := range targets {
+			began := time.Now()
 			err = errors.Join(err, t.shutdown())
+			logger.Info("stopped target", "target", t.Key, "took", time.Since(began).Round(time.Millisecond))
 		}
 	}()
 	maxClients := slices.Max(cfg.Clients)
@@ -229,29 +250,29 @@ func startTarget(ctx context.Context, cfg Config, key, dir string) (*target, err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the folder of %s: %w", key, err)
 	}
-	switch key {
-	case TargetSQLite, TargetPostgres:
-		c, err := startOurs(ctx, key, dir)
+	spec, ok := targetSpecs[key]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w %q", ErrUnknownTarget, key)
+	case key != TargetReference:
+		sc := spec.serve
+		sc.Dir = dir
+		c, err := startOurs(ctx, sc)
 		if err != nil {
 			return nil, err
 		}
-		name := "ours (SQLite)"
-		if key == TargetPostgres {
-			name = "ours (PostgreSQL)"
-		}
-		return &target{TargetInfo: TargetInfo{Key: key, Name: name, URL: c.ready.Catalog,
-			Detail: "catalog-rest over " + c.ready.Store + ", metadata files on the embedded S3 gateway (one process)"},
+		return &target{TargetInfo: TargetInfo{Key: key, Name: spec.name, URL: c.ready.Catalog,
+			Detail: "catalog-rest on " + c.ready.Store + ", metadata files on the embedded S3 gateway in the same process"},
 			ours: c, pid: c.cmd.Process.Pid, stop: c.stop}, nil
-	case TargetReference:
+	default:
 		r, err := startReference(ctx, cfg.Java, dir)
 		if err != nil {
 			return nil, err
 		}
-		return &target{TargetInfo: TargetInfo{Key: key, Name: "reference", URL: r.url,
+		return &target{TargetInfo: TargetInfo{Key: key, Name: spec.name, URL: r.url,
 			Detail: fixtureMain + " (iceberg-open-api 1.11.0 test-fixtures), JdbcCatalog on a SQLite file, file:// warehouse; " + r.jvm},
 			pid: r.cmd.Process.Pid, stop: r.stop}, nil
 	}
-	return nil, fmt.Errorf("%w %q", ErrUnknownTarget, key)
 }
 
 func (t *target) shutdown() error {
@@ -308,7 +329,8 @@ func measureOn(ctx context.Context, logger *slog.Logger, cfg Config, t *target, 
 	}
 	before := sampleCPU(roots)
 	res := measure(ctx, clients, cfg.Duration, f)
-	res.CPU = cpuUse(before, sampleCPU(roots), t.pid, roots[0])
+	after := sampleCPU(roots)
+	res.CPU = cpuUse(before, after, t.pid, roots[0])
 	wg.Wait()
 	if ctx.Err() != nil {
 		return Result{}, ctx.Err()
@@ -321,6 +343,9 @@ func measureOn(ctx context.Context, logger *slog.Logger, cfg Config, t *target, 
 		"ops/s", fmt.Sprintf("%.0f", res.OpsPerSec()), "p50", res.P50.Round(time.Microsecond),
 		"p99", res.P99.Round(time.Microsecond), "errors", res.Errors,
 		"server_cpu_per_op", res.ServerPerOp().Round(time.Microsecond), "other_cores", fmt.Sprintf("%.2f", res.cores(res.CPU.Other)))
+	if res.cores(res.CPU.Other) > 0.2 {
+		logger.Info("other processes used CPU meanwhile", "target", t.Key, "op", op, "clients", clients, "top", topOthers(before, after, 3))
+	}
 	if res.Errors > 0 {
 		logger.Warn("operations failed", "target", t.Key, "op", op, "clients", clients, "errors", res.Errors, "first", res.FirstError)
 	}

@@ -175,7 +175,7 @@ func TestReportRatiosAndGoals(t *testing.T) {
 	if len(goals) != 2 {
 		t.Fatalf("goals %+v; want two", goals)
 	}
-	if goals[0].Met || !strings.Contains(goals[0].Detail, "2.50× (64 clients)") {
+	if goals[0].Met || !strings.Contains(goals[0].Detail, "2.50× at 64 clients") {
 		t.Errorf("throughput goal %+v; want not met, lowest 2.50× at 64 clients", goals[0])
 	}
 	if goals[1].Met || !strings.Contains(goals[1].Detail, "12.0") {

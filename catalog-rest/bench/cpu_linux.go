@@ -12,7 +12,7 @@ import (
 // architecture Go runs on.
 const clockTick = 100
 
-// sampleCPU reads the machine's busy CPU time and the CPU time of each
+// sampleCPU reads the CPU time the machine's processes used and the CPU time of each
 // process tree rooted at roots (a process and all its descendants, e.g. a
 // catalog and its PostgreSQL server), in seconds.
 func sampleCPU(roots []int) cpuSample {
@@ -26,14 +26,17 @@ func sampleCPU(roots []int) cpuSample {
 	if len(f) < 9 || f[0] != "cpu" {
 		return s
 	}
-	// user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
-	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+	// user nice system idle iowait irq softirq steal: processes run in
+	// user, nice and system time; interrupts (loopback networking among
+	// them) belong to no process and are left out.
+	for _, i := range []int{1, 2, 3} {
 		v, _ := strconv.ParseFloat(f[i], 64)
 		s.busy += v / clockTick
 	}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	parent := map[int]int{}
 	own := map[int]float64{}
+	s.others = map[int]procCPU{}
 	for _, d := range dirs {
 		pid, ppid, cpu, ok := readProcStat(d)
 		if ok {
@@ -41,14 +44,36 @@ func sampleCPU(roots []int) cpuSample {
 		}
 	}
 	for pid, cpu := range own {
+		watched := false
 		for p := pid; p > 0; p = parent[p] {
 			if contains(roots, p) {
 				s.trees[p] += cpu
+				watched = true
 				break
 			}
 		}
+		if !watched {
+			s.others[pid] = procCPU{cpu: cpu}
+		}
 	}
 	s.ok = true
+	return s
+}
+
+// command is a process's command line, shortened, for reports of who else
+// used the CPU.
+func command(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		b, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+		if err != nil {
+			return "?"
+		}
+	}
+	s := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
 	return s
 }
 

@@ -27,18 +27,6 @@ type Result struct {
 	CPU CPUUse
 }
 
-// CPUUse splits the CPU time spent during a measurement (Linux only).
-type CPUUse struct {
-	Known bool
-	// Server is the target's processes: the catalog (with its PostgreSQL
-	// server) or the reference JVM.
-	Server time.Duration
-	// Client is the benchmark process, the load generator.
-	Client time.Duration
-	// Other is everything else on the machine, idle targets included.
-	Other time.Duration
-}
-
 // ServerPerOp is the target's CPU time per successful operation.
 func (r Result) ServerPerOp() time.Duration {
 	if !r.CPU.Known || r.OK == 0 {
@@ -53,40 +41,6 @@ func (r Result) cores(d time.Duration) float64 {
 		return 0
 	}
 	return d.Seconds() / r.Elapsed.Seconds()
-}
-
-// cpuSample is the machine's busy CPU time and each watched process tree's
-// CPU time, in seconds, at one instant.
-type cpuSample struct {
-	ok    bool
-	busy  float64
-	trees map[int]float64
-}
-
-// cpuUse attributes the CPU time between two samples: server is the
-// target's tree, self the benchmark's.
-func cpuUse(before, after cpuSample, server, self int) CPUUse {
-	if !before.ok || !after.ok {
-		return CPUUse{}
-	}
-	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	u := CPUUse{Known: true,
-		Server: sec(after.trees[server] - before.trees[server]),
-		Client: sec(after.trees[self] - before.trees[self])}
-	watched := 0.0
-	for pid, v := range after.trees {
-		watched += v - before.trees[pid]
-	}
-	u.Other = sec(max(after.busy-before.busy-watched, 0))
-	return u
-}
-
-// OpsPerSec is the throughput of successful operations.
-func (r Result) OpsPerSec() float64 {
-	if r.Elapsed <= 0 {
-		return 0
-	}
-	return float64(r.OK) / r.Elapsed.Seconds()
 }
 
 // opFunc performs one operation for worker w (0-based); seq counts that

@@ -14,12 +14,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	catalogrest "github.com/lakehouse-go/lakehouse/catalog-rest"
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store/pgstore"
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store/pgstore/pgtest"
+	"github.com/lakehouse-go/lakehouse/catalog-rest/store/sqlitestore"
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
@@ -39,22 +45,35 @@ type ready struct {
 	Store   string `json:"store"`   // what the catalog keeps its state in
 }
 
+// ServeConfig configures one of our catalogs run for the benchmark.
+type ServeConfig struct {
+	// Store is StoreSQLite or StorePostgres.
+	Store string
+	// Dir holds the catalog's state (and the PostgreSQL server's).
+	Dir string
+	// SkipMetadataFileCheck serves loads without the storage HEAD that
+	// checks the metadata file still exists (catalogrest.Config's option of
+	// that name), through a second catalog server over the same store and
+	// storage.
+	SkipMetadataFileCheck bool
+}
+
 // Serve runs our catalog for the benchmark in this process, as `lakehouse
 // catalog` runs it: the embedded S3 gateway and the REST catalog over
-// storeKind (SQLite under dir, or a throwaway PostgreSQL server under dir),
-// plus net/http/pprof on another loopback port. It prints one ready line to
-// out and serves until ctx ends.
+// cfg.Store (SQLite under cfg.Dir, or a throwaway PostgreSQL server under
+// it), plus net/http/pprof on another loopback port. It prints one ready
+// line to stdout and serves until ctx ends.
 //
 // The gateway allows one instance per process and changes the process's
 // working directory, which is why every catalog runs in a child process of
 // its own (see startOurs).
-func Serve(ctx context.Context, logger *slog.Logger, storeKind, dir string) (err error) {
-	dir, err = filepath.Abs(dir)
+func Serve(ctx context.Context, logger *slog.Logger, cfg ServeConfig) (err error) {
+	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("resolving state dir: %w", err)
 	}
-	dsn, storeDesc := "", "SQLite file"
-	switch storeKind {
+	dsn, storeDesc := "", "SQLite"
+	switch cfg.Store {
 	case StoreSQLite:
 	case StorePostgres:
 		var stop func() error
@@ -63,45 +82,98 @@ func Serve(ctx context.Context, logger *slog.Logger, storeKind, dir string) (err
 			return fmt.Errorf("starting PostgreSQL: %w", err)
 		}
 		defer func() { err = errors.Join(err, stop()) }()
-		storeDesc = "PostgreSQL " + postgresVersion(ctx, dsn) + ", fsync off"
+		storeDesc = "PostgreSQL " + postgresVersion(ctx, dsn) + " (fsync off)"
 	default:
-		return fmt.Errorf("unknown store %q (want %s or %s)", storeKind, StoreSQLite, StorePostgres)
+		return fmt.Errorf("unknown store %q (want %s or %s)", cfg.Store, StoreSQLite, StorePostgres)
 	}
 	lake, err := stacktest.StartWith(ctx, filepath.Join(dir, "state"), dsn)
 	if err != nil {
-		return fmt.Errorf("starting the catalog on %s: %w", storeKind, err)
+		return fmt.Errorf("starting the catalog on %s: %w", cfg.Store, err)
 	}
 	defer func() { err = errors.Join(err, lake.Close()) }()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listening for pprof: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	perr := make(chan error, 1)
-	go func() { perr <- psrv.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = errors.Join(err, psrv.Shutdown(sctx))
-		if serr := <-perr; !errors.Is(serr, http.ErrServerClosed) {
-			err = errors.Join(err, fmt.Errorf("serving pprof: %w", serr))
+	catalogURL := lake.CatalogURL()
+	if cfg.SkipMetadataFileCheck {
+		storeDesc += ", no metadata-file check on load"
+		var stop func() error
+		if catalogURL, stop, err = serveUnchecked(ctx, logger, lake, dsn); err != nil {
+			return err
 		}
-	}()
+		defer func() { err = errors.Join(err, stop()) }()
+	}
 
-	line, err := json.Marshal(ready{Catalog: lake.CatalogURL(), Pprof: "http://" + ln.Addr().String(), Store: storeDesc})
+	pprofURL, stopPprof, err := servePprof()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopPprof()) }()
+
+	line, err := json.Marshal(ready{Catalog: catalogURL, Pprof: pprofURL, Store: storeDesc})
 	if err != nil {
 		return err
 	}
 	if _, err := fmt.Fprintf(os.Stdout, "%s%s\n", readyPrefix, line); err != nil {
 		return fmt.Errorf("announcing the catalog: %w", err)
 	}
-	logger.Debug("benchmark catalog ready", "store", storeKind, "uri", lake.CatalogURL())
+	logger.Debug("benchmark catalog ready", "store", cfg.Store, "uri", catalogURL)
 	<-ctx.Done()
 	return nil
+}
+
+// serveUnchecked serves a second catalog over the stack's database and
+// storage, configured to skip the metadata-file check on load, and returns
+// its URL and a function that stops it and closes its store.
+func serveUnchecked(ctx context.Context, logger *slog.Logger, lake *stack.Stack, dsn string) (string, func() error, error) {
+	var st store.Store
+	var err error
+	if dsn != "" {
+		st, err = pgstore.Open(ctx, dsn)
+	} else {
+		st, err = sqlitestore.Open(ctx, filepath.Join(lake.Config().StateDir, "catalog.db"))
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	srv, err := catalogrest.New(logger, nil, st, catalogrest.Config{
+		Warehouse: lake.Warehouse(), ClientProperties: lake.Storage.Config().ClientProperties(), SkipMetadataFileCheck: true,
+	})
+	if err != nil {
+		return "", nil, errors.Join(err, st.Close())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, errors.Join(fmt.Errorf("listening for the catalog: %w", err), st.Close())
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln) }()
+	return "http://" + ln.Addr().String(), func() error {
+		cancel()
+		return errors.Join(<-done, st.Close())
+	}, nil
+}
+
+// servePprof serves net/http/pprof on a free loopback port and returns its
+// URL and a function that stops it.
+func servePprof() (string, func() error, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listening for pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, fmt.Errorf("serving pprof: %w", serr))
+		}
+		return err
+	}, nil
 }
 
 // postgresVersion asks the server its version; "" when it cannot.
@@ -127,15 +199,17 @@ type child struct {
 	ready ready
 }
 
-// startOurs starts this program again as `-serve storeKind -state dir` and
+// startOurs starts this program again as `-serve store -state dir` and
 // waits for its ready line. The child stops when its stdin closes, so it
 // also stops when this process dies.
-func startOurs(ctx context.Context, storeKind, dir string) (*child, error) {
+func startOurs(ctx context.Context, cfg ServeConfig) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this program to start the catalog: %w", err)
 	}
-	cmd := exec.Command(self, "-serve", storeKind, "-state", dir)
+	storeKind := cfg.Store
+	cmd := exec.Command(self, "-serve", cfg.Store, "-state", cfg.Dir,
+		"-skip-metadata-check="+strconv.FormatBool(cfg.SkipMetadataFileCheck))
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -25,11 +25,14 @@ const (
 
 // Report is the outcome of a run.
 type Report struct {
-	Date    time.Time
-	Machine Machine
-	Config  Config
-	Targets []TargetInfo
-	Results []Result
+	// Command is how the run was started and Revision what was measured
+	// (e.g. a commit), for the record; both are set by the caller.
+	Command, Revision string
+	Date              time.Time
+	Machine           Machine
+	Config            Config
+	Targets           []TargetInfo
+	Results           []Result
 }
 
 // Ratio compares one of our targets with the reference on one operation
@@ -131,7 +134,7 @@ func (r *Report) Goals() []GoalCheck {
 			out = append(out, GoalCheck{Target: key,
 				Goal:   fmt.Sprintf("load-table throughput ≥ %.0f× the reference at every concurrency", GoalLoadRatio),
 				Met:    worst.Throughput >= GoalLoadRatio,
-				Detail: fmt.Sprintf("lowest %.2f× (%s)", worst.Throughput, clientsPhrase(worst.Clients))})
+				Detail: fmt.Sprintf("lowest %.2f× at %s", worst.Throughput, clientsPhrase(worst.Clients))})
 		}
 		if res, ok := r.result(key, OpLoadTable, top); ok {
 			out = append(out, GoalCheck{Target: key,
@@ -192,7 +195,7 @@ func ratio(v float64) string {
 
 // Text writes the results, ratios and goals as aligned plain text.
 func (r *Report) Text(w io.Writer) error {
-	fmt.Fprintf(w, "%s, %s\n", r.Date.Format("2006-01-02 15:04 MST"), r.Machine)
+	fmt.Fprintf(w, "%s %s, %s\n", r.Date.Format("2006-01-02 15:04 MST"), r.Revision, r.Machine)
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "  %s: %s; load-table response %.1f KiB\n", t.Name, t.Detail, float64(t.Table.ResponseBytes)/1024)
 	}
@@ -246,7 +249,15 @@ func (r *Report) sharedCoresNote() string {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	c := r.Config
-	fmt.Fprintf(&b, "Run on %s, %s, with `go tool task bench:catalog`.\n", r.Date.Format("2006-01-02"), r.Machine)
+	cmd := r.Command
+	if cmd == "" {
+		cmd = "go tool task bench:catalog"
+	}
+	rev := ""
+	if r.Revision != "" {
+		rev = " at " + r.Revision
+	}
+	fmt.Fprintf(&b, "Run on %s%s, %s, with `%s`.\n", r.Date.Format("2006-01-02"), rev, r.Machine, cmd)
 	fmt.Fprintf(&b, "%s\n\n", r.sharedCoresNote())
 	fmt.Fprintf(&b, "Each catalog got the same %d tables (20 columns, nested types included, partitioned by day and bucket, "+
 		"sorted, %d appends each). Closed-loop Go clients with keep-alive, one shared HTTP client per catalog; "+

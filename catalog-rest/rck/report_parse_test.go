@@ -1,16 +1,32 @@
 package rck_test
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
+// testdataDir is testdata/ as an absolute path, resolved before any test
+// starts the embedded stack (which changes the working directory).
+var testdataDir string
+
+func TestMain(m *testing.M) {
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testdataDir = dir
+	os.Exit(m.Run())
+}
+
 // TestReadReport checks the harness's reading of the launcher's XML report
 // on a trimmed real one, so that a failed kit test is never counted as
 // passed. It runs in -short mode too.
 func TestReadReport(t *testing.T) {
-	res, err := readReport(filepath.Join("testdata", legacyReport))
+	res, err := readReport(filepath.Join(testdataDir, legacyReport))
 	if err != nil {
 		t.Fatal(err)
 	}

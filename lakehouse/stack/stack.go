@@ -176,7 +176,13 @@ func (s *Stack) openStore(ctx context.Context) (store.Store, error) {
 	if dsn != "" {
 		return nil, fmt.Errorf("catalog store %q: want a postgres:// URL, or nothing for SQLite", dsn)
 	}
-	return sqlitestore.Open(ctx, filepath.Join(s.cfg.StateDir, "catalog.db"))
+	db, err := sqlitestore.Open(ctx, filepath.Join(s.cfg.StateDir, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	// The SQLite file belongs to this process alone, so loads can be
+	// answered from memory; PostgreSQL serves replicas and is never cached.
+	return store.SoleWriterCache(db), nil
 }
 
 func (s *Stack) ensureZones(ctx context.Context) error {

@@ -70,6 +70,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening catalog database %s: %w", path, err)
 	}
+	// database/sql keeps 2 idle connections by default; concurrent loads
+	// would keep opening connections and re-running the pragmas.
+	db.SetMaxIdleConns(16)
 	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
 		return nil, errors.Join(err, db.Close())

@@ -20,6 +20,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformanceWithSoleWriterCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.SoleWriterCache(s)
+	})
+}
+
 func TestReopenKeepsState(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")

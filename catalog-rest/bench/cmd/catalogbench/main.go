@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -42,7 +43,8 @@ func run(args []string) error {
 	warmup := fs.Duration("warmup", def.Warmup, "load on each catalog before the first measurement")
 	clients := fs.String("clients", joinInts(def.Clients), "concurrency levels, comma-separated")
 	ops := fs.String("ops", strings.Join(def.Ops, ","), "operations measured, comma-separated")
-	targets := fs.String("targets", strings.Join(def.Targets, ","), "catalogs measured, comma-separated")
+	targets := fs.String("targets", strings.Join(def.Targets, ","),
+		"catalogs measured, comma-separated: sqlite, postgres, reference, and sqlite-nocheck, postgres-nocheck (ours without the metadata-file check on load)")
 	snapshots := fs.Int("snapshots", def.Snapshots, "appends per table at setup")
 	gzip := fs.Bool("gzip", false, "clients ask for gzip-compressed responses")
 	java := fs.String("java", "", "java binary for the reference server (default: newest Java 17+ found)")
@@ -50,6 +52,7 @@ func run(args []string) error {
 	out := fs.String("out", "", "Markdown file whose catalogbench section gets the results (e.g. BENCHMARKS.md)")
 	serve := fs.String("serve", "", "internal: serve our catalog on this store (sqlite, postgres) for a parent benchmark")
 	state := fs.String("state", "", "internal: state folder of -serve")
+	skipCheck := fs.Bool("skip-metadata-check", false, "internal: -serve without the metadata-file check on load")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +61,7 @@ func run(args []string) error {
 	defer stop()
 
 	if *serve != "" {
-		return serveChild(ctx, *serve, *state)
+		return serveChild(ctx, bench.ServeConfig{Store: *serve, Dir: *state, SkipMetadataFileCheck: *skipCheck})
 	}
 	cfg := bench.Config{
 		Duration: *duration, Warmup: *warmup, Ops: split(*ops), Targets: split(*targets),
@@ -74,10 +77,12 @@ func run(args []string) error {
 			return err
 		}
 	}
+	revision := revision(ctx)
 	rep, err := bench.Run(ctx, logger, cfg)
 	if err != nil {
 		return err
 	}
+	rep.Command, rep.Revision = command(fs), revision
 	if err := rep.Text(os.Stdout); err != nil {
 		return err
 	}
@@ -92,8 +97,8 @@ func run(args []string) error {
 
 // serveChild runs one of our catalogs for the parent until the parent
 // closes our stdin (or dies) or a signal arrives.
-func serveChild(ctx context.Context, store, dir string) error {
-	if dir == "" {
+func serveChild(ctx context.Context, cfg bench.ServeConfig) error {
+	if cfg.Dir == "" {
 		return errors.New("-serve needs -state")
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -103,7 +108,39 @@ func serveChild(ctx context.Context, store, dir string) error {
 		cancel()
 	}()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return bench.Serve(ctx, logger, store, dir)
+	return bench.Serve(ctx, logger, cfg)
+}
+
+// revision names the commit measured, e.g. "commit 6d94cbf", with "+
+// local changes" when the catalog's code (the benchmark's own aside) or the
+// module's dependencies differ from it; "" outside a git checkout.
+func revision(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	rev := "commit " + strings.TrimSpace(string(out))
+	dirty, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--",
+		"catalog-rest", ":!catalog-rest/bench", "lakehouse/stack", "lakehouse/storage", "go.mod", "go.sum").Output()
+	if err == nil && len(strings.TrimSpace(string(dirty))) > 0 {
+		rev += " + local changes"
+	}
+	return rev
+}
+
+// command is the task that reruns this benchmark with the flags given,
+// leaving out where files went.
+func command(fs *flag.FlagSet) string {
+	var args []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "out" && f.Name != "cpuprofile-dir" {
+			args = append(args, "-"+f.Name+"="+f.Value.String())
+		}
+	})
+	if len(args) == 0 {
+		return "go tool task bench:catalog"
+	}
+	return "go tool task bench:catalog -- " + strings.Join(args, " ")
 }
 
 func split(s string) []string {

@@ -1,4 +1,8 @@
-package catalogrest_test
+// Package integration_test runs the catalog against the real embedded stack
+// (S3 gateway, catalog over HTTP). It lives apart from the catalogrest unit
+// and fuzz tests because the gateway changes the process's working
+// directory, which would hide their testdata from them.
+package integration_test
 
 import (
 	"context"
