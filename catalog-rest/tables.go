@@ -1,7 +1,6 @@
 package catalogrest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -121,19 +120,20 @@ func (s *Server) writeLoadResult(w http.ResponseWriter, loc string, metadata []b
 	if err != nil {
 		return fmt.Errorf("encoding load result: %w", err)
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(metadata) + len(s.configJSON) + len(locJSON) + 48)
-	buf.WriteString(`{"metadata-location":`)
-	buf.Write(locJSON)
-	buf.WriteString(`,"metadata":`)
-	buf.Write(metadata)
-	buf.WriteString(`,"config":`)
-	buf.Write(s.configJSON)
-	buf.WriteByte('}')
-	w.Header().Set("Content-Type", "application/json")
+	const open, mid, tail = `{"metadata-location":`, `,"metadata":`, `,"config":`
+	size := len(open) + len(locJSON) + len(mid) + len(metadata) + len(tail) + len(s.configJSON) + 1
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(buf.Bytes())
-	return err
+	// Written piece by piece into the connection's buffer: no copy of the
+	// metadata is made per request.
+	for _, part := range [][]byte{[]byte(open), locJSON, []byte(mid), metadata, []byte(tail), s.configJSON, []byte("}")} {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) tableExists(w http.ResponseWriter, r *http.Request) error {
