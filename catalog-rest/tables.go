@@ -52,11 +52,16 @@ func tblErr(err error, ns []string, name string) error {
 }
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
+	return s.listEntries(w, r, store.KindTable)
+}
+
+// listEntries lists the tables or views of a namespace, paginated.
+func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, kind store.Kind) error {
 	ns, err := namespacePath(r)
 	if err != nil {
 		return err
 	}
-	names, err := s.store.ListEntries(r.Context(), store.KindTable, ns)
+	names, err := s.store.ListEntries(r.Context(), kind, ns)
 	if err != nil {
 		return nsErr(err, ns)
 	}

@@ -32,23 +32,7 @@ func viewErr(err error, ns []string, name string) error {
 }
 
 func (s *Server) listViews(w http.ResponseWriter, r *http.Request) error {
-	ns, err := namespacePath(r)
-	if err != nil {
-		return err
-	}
-	names, err := s.store.ListEntries(r.Context(), store.KindView, ns)
-	if err != nil {
-		return nsErr(err, ns)
-	}
-	page, next, err := paginate(r, names)
-	if err != nil {
-		return err
-	}
-	ids := make([]tableIdent, len(page))
-	for i, n := range page {
-		ids[i] = tableIdent{Namespace: ns, Name: n}
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"identifiers": ids, "next-page-token": next})
+	return s.listEntries(w, r, store.KindView)
 }
 
 func (s *Server) loadView(w http.ResponseWriter, r *http.Request) error {

@@ -19,23 +19,7 @@ import (
 var lake *stack.Stack
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ingest-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	lake, err = stacktest.Start(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := lake.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping stack:", err)
-		code = 1
-	}
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(stacktest.Main(m, "ingest-test-", &lake))
 }
 
 func sampleBatch(t *testing.T, mem memory.Allocator, n int, offset int64) arrow.RecordBatch {

@@ -53,23 +53,7 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "ingest-collector-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	stk, err = stacktest.Start(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := stk.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping stack:", err)
-		code = 1
-	}
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(stacktest.Main(m, "ingest-collector-test-", &stk))
 }
 
 // needStack skips integration tests under -short.

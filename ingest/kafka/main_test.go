@@ -42,23 +42,7 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "ingest-kafka-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	lake, err = stacktest.Start(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := lake.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping stack:", err)
-		code = 1
-	}
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(stacktest.Main(m, "ingest-kafka-test-", &lake))
 }
 
 // child runs the ingestion the way cmd kafkaingest does, until SIGTERM or

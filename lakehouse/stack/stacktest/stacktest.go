@@ -56,3 +56,28 @@ func Logger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
+
+// Main is the body of a TestMain whose tests share one stack: it starts the
+// stack in a temporary folder named after prefix, stores it in *lake, runs
+// the tests, stops the stack and removes the folder, and returns the exit
+// code. Resolve relative paths before calling it: the stack changes the
+// working directory.
+func Main(m interface{ Run() int }, prefix string, lake **stack.Stack) int {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	*lake, err = Start(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting stack:", err)
+		return 1
+	}
+	code := m.Run()
+	if err := (*lake).Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping stack:", err)
+		code = 1
+	}
+	return code
+}
