@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	_ "github.com/trinodb/trino-go-client/trino" // registers the "trino" database/sql driver
 )
@@ -33,6 +35,9 @@ type Result struct {
 func Query(ctx context.Context, serverURL, user, statement string) (_ *Result, err error) {
 	dsn, err := buildDSN(serverURL, user)
 	if err != nil {
+		return nil, err
+	}
+	if err := reachable(ctx, dsn); err != nil {
 		return nil, err
 	}
 	db, err := sql.Open("trino", dsn)
@@ -117,4 +122,27 @@ func buildDSN(serverURL, user string) (string, error) {
 		u.User = url.User(DefaultUser)
 	}
 	return u.String(), nil
+}
+
+// reachable fails fast when nothing listens at the server's address: the
+// client would otherwise retry a refused connection for two minutes.
+func reachable(ctx context.Context, dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return fmt.Errorf("parsing server URL: %w", err)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("no Trino at %s://%s (is `lakehouse up` running?): %w", u.Scheme, host, err)
+	}
+	return conn.Close()
 }
