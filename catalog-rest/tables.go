@@ -349,6 +349,15 @@ func (s *Server) purge(ctx context.Context, t store.Entry) error {
 }
 
 func (s *Server) registerTable(w http.ResponseWriter, r *http.Request) error {
+	return s.registerEntry(w, r, store.KindTable, func(b []byte) error {
+		_, err := table.ParseMetadataBytes(b)
+		return err
+	})
+}
+
+// registerEntry registers an existing metadata file as a table or view;
+// overwrite (tables only, per the spec) replaces an existing table's pointer.
+func (s *Server) registerEntry(w http.ResponseWriter, r *http.Request, kind store.Kind, parse func([]byte) error) error {
 	ns, err := namespacePath(r)
 	if err != nil {
 		return err
@@ -362,29 +371,26 @@ func (s *Server) registerTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Name == "" || req.MetadataLocation == "" {
-		return badRequest("Invalid register table request: name and metadata-location are required")
+		return badRequest("Invalid register %s request: name and metadata-location are required", kind)
 	}
 	ctx := r.Context()
 	if _, err := s.store.LoadNamespace(ctx, ns); err != nil {
 		return nsErr(err, ns)
 	}
-	body, err := s.readMetadata(ctx, req.MetadataLocation, func(b []byte) error {
-		_, err := table.ParseMetadataBytes(b)
-		return err
-	})
+	body, err := s.readMetadata(ctx, req.MetadataLocation, parse)
 	if err != nil {
 		return err
 	}
-	rec := store.Entry{Kind: store.KindTable, Namespace: ns, Name: req.Name, MetadataLocation: req.MetadataLocation, Metadata: body}
+	rec := store.Entry{Kind: kind, Namespace: ns, Name: req.Name, MetadataLocation: req.MetadataLocation, Metadata: body}
 	err = s.store.CreateEntry(ctx, rec)
-	if errors.Is(err, store.ErrExists) && req.Overwrite {
+	if errors.Is(err, store.ErrExists) && req.Overwrite && kind == store.KindTable {
 		var cur store.Entry
-		if cur, err = s.store.LoadEntry(ctx, store.KindTable, ns, req.Name); err == nil {
+		if cur, err = s.store.LoadEntry(ctx, kind, ns, req.Name); err == nil {
 			err = s.store.Swap(ctx, store.Swap{Expected: cur.MetadataLocation, Next: rec})
 		}
 	}
 	if err != nil {
-		return s.createErr(ctx, err, store.KindTable, ns, req.Name)
+		return s.createErr(ctx, err, kind, ns, req.Name)
 	}
 	return writeJSON(w, http.StatusOK, loadTableResponse{MetadataLocation: req.MetadataLocation, Metadata: body, Config: s.clientConfig()})
 }

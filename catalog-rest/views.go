@@ -223,36 +223,10 @@ func (s *Server) renameView(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) registerView(w http.ResponseWriter, r *http.Request) error {
-	ns, err := namespacePath(r)
-	if err != nil {
-		return err
-	}
-	var req struct {
-		Name             string `json:"name"`
-		MetadataLocation string `json:"metadata-location"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	if req.Name == "" || req.MetadataLocation == "" {
-		return badRequest("Invalid register view request: name and metadata-location are required")
-	}
-	ctx := r.Context()
-	if _, err := s.store.LoadNamespace(ctx, ns); err != nil {
-		return nsErr(err, ns)
-	}
-	body, err := s.readMetadata(ctx, req.MetadataLocation, func(b []byte) error {
+	return s.registerEntry(w, r, store.KindView, func(b []byte) error {
 		_, err := view.ParseMetadataBytes(b)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	e := store.Entry{Kind: store.KindView, Namespace: ns, Name: req.Name, MetadataLocation: req.MetadataLocation, Metadata: body}
-	if err := s.store.CreateEntry(ctx, e); err != nil {
-		return s.createErr(ctx, err, store.KindView, ns, req.Name)
-	}
-	return writeJSON(w, http.StatusOK, loadTableResponse{MetadataLocation: req.MetadataLocation, Metadata: body, Config: s.clientConfig()})
 }
 
 // encodeViewMetadata encodes meta and checks that it reads back.
