@@ -183,13 +183,14 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) 
 
 // pipelineFlags are the flags the pipeline commands share.
 type pipelineFlags struct {
-	file, catalog, stateDir string
+	file, catalog, stateDir, metricsAddr string
 }
 
 func (f *pipelineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.file, "pipelines", "", "pipelines file, YAML (required; see deploy/pipelines.example.yaml)")
 	fs.StringVar(&f.catalog, "catalog", envOr("LAKEHOUSE_CATALOG_URI", "http://127.0.0.1:8181"), "REST catalog URI (env LAKEHOUSE_CATALOG_URI)")
 	fs.StringVar(&f.stateDir, "state-dir", envOr("LAKEHOUSE_STATE_DIR", ".lakehouse"), "folder for local state the file does not place, e.g. collector spools (env LAKEHOUSE_STATE_DIR)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", defaultMetricsAddr, "serve the pipelines' Prometheus metrics at http://ADDR/metrics (run only; \"\" turns it off)")
 }
 
 // open loads the pipelines and connects to the catalog.
@@ -221,10 +222,14 @@ func runIngestRun(ctx context.Context, logger *slog.Logger, args []string, stdou
 	if err != nil {
 		return err
 	}
+	reg, err := serveMetrics(ctx, logger, f.metricsAddr)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "running %d pipeline(s) against %s; Ctrl-C stops them\n\n", len(pls), f.catalog)
 	printPipelines(stdout, "  ", pls)
 	fmt.Fprintln(stdout)
-	return pipeline.Run(ctx, logger, nil, sink, pls)
+	return pipeline.Run(ctx, logger, reg, sink, pls)
 }
 
 func runIngestStatus(ctx context.Context, logger *slog.Logger, args []string, stdout io.Writer) error {
@@ -400,7 +405,7 @@ func loadPipelines(path, stateDir string) ([]pipeline.Pipeline, error) {
 
 // startPipelines runs pls against the catalog at uri in a goroutine; stop
 // ends them and waits until they have flushed what they hold.
-func startPipelines(ctx context.Context, logger *slog.Logger, uri string, pls []pipeline.Pipeline) (stop func(), err error) {
+func startPipelines(ctx context.Context, logger *slog.Logger, uri, metricsAddr string, pls []pipeline.Pipeline) (stop func(), err error) {
 	if len(pls) == 0 {
 		return func() {}, nil
 	}
@@ -409,10 +414,15 @@ func startPipelines(ctx context.Context, logger *slog.Logger, uri string, pls []
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	reg, err := serveMetrics(ctx, logger, metricsAddr)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := pipeline.Run(ctx, logger, nil, sink, pls); err != nil {
+		if err := pipeline.Run(ctx, logger, reg, sink, pls); err != nil {
 			logger.Error("running pipelines", "err", err)
 		}
 	}()

@@ -20,12 +20,13 @@ import (
 )
 
 type upFlags struct {
-	stack     stack.Config
-	trinoPort int
-	noTrino   bool
-	noSample  bool
-	orders    int
-	pipelines string
+	stack       stack.Config
+	trinoPort   int
+	noTrino     bool
+	noSample    bool
+	orders      int
+	pipelines   string
+	metricsAddr string
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, withTrino bool) {
@@ -40,6 +41,7 @@ func (f *upFlags) register(fs *flag.FlagSet, withTrino bool) {
 		fs.BoolVar(&f.noSample, "no-sample", false, "do not land the generated sample data in raw")
 		fs.IntVar(&f.orders, "orders", generator.DefaultSpec().Orders, "orders in the generated sample data")
 		fs.StringVar(&f.pipelines, "pipelines", "", "ingestion pipelines file (YAML) to run once the stack is ready")
+		fs.StringVar(&f.metricsAddr, "metrics-addr", defaultMetricsAddr, "with --pipelines, serve their Prometheus metrics at http://ADDR/metrics (\"\" turns it off)")
 	}
 }
 
@@ -108,7 +110,7 @@ func runUp(ctx context.Context, logger *slog.Logger, args []string, stdout io.Wr
 		return err
 	}
 	printBanner(stdout, lake, tr, stats, f.pipelines, pls, time.Since(began))
-	stopPipelines, err := startPipelines(ctx, logger, lake.CatalogURL(), pls)
+	stopPipelines, err := startPipelines(ctx, logger, lake.CatalogURL(), f.metricsAddr, pls)
 	if err != nil {
 		return err
 	}
