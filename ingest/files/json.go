@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/internal/jsonobject"
 )
 
 // jsonSource reads JSON objects, one record each: one per line (NDJSON), or
@@ -116,7 +117,7 @@ func (s *jsonSource) infer() error {
 			return err
 		}
 		s.pending = append(s.pending, e)
-		keys, vals, err := objectFields(e.raw)
+		keys, vals, err := jsonobject.Fields(e.raw)
 		if err != nil {
 			continue
 		}
@@ -232,7 +233,7 @@ func (s *jsonSource) nextElem() (jsonElem, error) {
 
 // convert fills s.cells from e, or says why e is rejected.
 func (s *jsonSource) convert(e jsonElem) string {
-	keys, vals, err := objectFields(e.raw)
+	keys, vals, err := jsonobject.Fields(e.raw)
 	if err != nil {
 		if !e.terminated {
 			return "truncated last record: the file ends inside it (" + err.Error() + ")"
@@ -254,46 +255,6 @@ func (s *jsonSource) convert(e jsonElem) string {
 		s.cells[ci] = c
 	}
 	return ""
-}
-
-// objectFields splits a JSON object into its top-level keys and raw values,
-// in order.
-func objectFields(raw []byte) ([]string, []json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, nil, errors.New("not a JSON object")
-	}
-	var keys []string
-	var vals []json.RawMessage
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-		}
-		k := tok.(string) // inside an object every other token is a key
-		if seen[k] {
-			return nil, nil, fmt.Errorf("field %q appears twice", k)
-		}
-		seen[k] = true
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-		}
-		keys, vals = append(keys, k), append(vals, v)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, nil, errors.New("invalid JSON: data after the object")
-	}
-	return keys, vals, nil
 }
 
 // jsonMask is the set of kinds a JSON value converts to for inference.

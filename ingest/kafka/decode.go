@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -14,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/internal/jsonobject"
 )
 
 // kind is a column type JSON values fill.
@@ -167,7 +167,8 @@ func (d *decoder) append(rb *array.RecordBuilder) {
 }
 
 // objectFields splits a JSON object into its top-level keys and raw
-// values, in order. Anything else, and duplicate keys, are errors.
+// values, in order. A Kafka value may be empty or carry invalid UTF-8,
+// which get reasons of their own.
 func objectFields(raw []byte) ([]string, []json.RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil, errors.New("empty value")
@@ -175,41 +176,7 @@ func objectFields(raw []byte) ([]string, []json.RawMessage, error) {
 	if !utf8.Valid(raw) {
 		return nil, nil, errors.New("invalid JSON: not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, nil, errors.New("not a JSON object")
-	}
-	var keys []string
-	var vals []json.RawMessage
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-		}
-		k := tok.(string) // inside an object every other token is a key
-		if seen[k] {
-			return nil, nil, fmt.Errorf("field %q appears twice", k)
-		}
-		seen[k] = true
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-		}
-		keys, vals = append(keys, k), append(vals, v)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, nil, errors.New("invalid JSON: data after the object")
-	}
-	return keys, vals, nil
+	return jsonobject.Fields(raw)
 }
 
 // convert converts one JSON value. Numbers fill numeric columns only,
