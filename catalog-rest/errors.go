@@ -44,6 +44,7 @@ var errorKinds = []errorKind{
 	{store.ErrExists, http.StatusConflict, "AlreadyExistsException"},
 	{store.ErrNamespaceNotEmpty, http.StatusConflict, "NamespaceNotEmptyException"},
 	{store.ErrConflict, http.StatusConflict, "CommitFailedException"},
+	{store.ErrLeaseHeld, http.StatusConflict, "LeaseHeldException"},
 	{ErrCommitFailed, http.StatusConflict, "CommitFailedException"},
 	{ErrBadRequest, http.StatusBadRequest, "BadRequestException"},
 	{ErrIllegalArgument, http.StatusBadRequest, "IllegalArgumentException"},

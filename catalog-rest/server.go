@@ -209,6 +209,8 @@ func (s *Server) routes() http.Handler {
 	// Our own read-only extension: the metrics reports clients sent.
 	mux.Handle("GET /v1/namespaces/{namespace}/tables/{table}/metrics",
 		s.instrument("/v1/namespaces/{namespace}/tables/{table}/metrics", s.wrap(s.listMetricsReports)))
+	mux.Handle("POST "+leasesPath, s.instrument(leasesPath, s.wrap(s.acquireLease)))
+	mux.Handle("DELETE "+leasesPath, s.instrument(leasesPath, s.wrap(s.releaseLease)))
 	// A known path with another method gets a 405 in Iceberg's error shape;
 	// anything else a 404 in the same shape.
 	for p := range paths {

@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -23,6 +24,8 @@ var (
 	ErrExists = errors.New("entry already exists")
 	// ErrConflict means a compare-and-swap lost against a concurrent commit.
 	ErrConflict = errors.New("entry changed concurrently")
+	// ErrLeaseHeld means another holder has an unexpired lease of that name.
+	ErrLeaseHeld = errors.New("lease held by another holder")
 )
 
 // Separator joins namespace levels in keys; it is the unit separator that the
@@ -94,6 +97,17 @@ type MetricsReport struct {
 	Report    []byte
 }
 
+// Lease is a named claim that one holder has until Expires: how workers of
+// a service (compaction, ingestion) that share a catalog split the work.
+// Token grows every time the lease changes hands, so a holder that lost it
+// can tell (fencing).
+type Lease struct {
+	Name    string
+	Holder  string
+	Token   int64
+	Expires time.Time
+}
+
 // Store is the catalog's durable state. Implementations must be safe for
 // concurrent use.
 type Store interface {
@@ -128,5 +142,29 @@ type Store interface {
 	// MetricsReports returns the newest reports of a table, newest first, at most limit.
 	MetricsReports(ctx context.Context, ns []string, table string, limit int) ([]MetricsReport, error)
 
+	// AcquireLease gives holder the lease name for ttl, by the database's
+	// clock: a new lease, an expired one, or a renewal of holder's own.
+	// ErrLeaseHeld (with the current lease) when another holder has it.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (Lease, error)
+	// ReleaseLease ends holder's lease if it still has it with that token;
+	// releasing a lease one no longer holds is not an error.
+	ReleaseLease(ctx context.Context, name, holder string, token int64) error
+
 	Close() error
+}
+
+// NextLease is the lease that holder gets when it asks for cur (the zero
+// Lease when none exists) at now for ttl: ErrLeaseHeld while another holder's
+// lease runs, a renewal with the same token for the holder itself, the next
+// token for a new holder. Stores call it inside their transaction.
+func NextLease(cur Lease, holder string, now time.Time, ttl time.Duration) (Lease, error) {
+	if cur.Holder != "" && cur.Holder != holder && now.Before(cur.Expires) {
+		return cur, fmt.Errorf("lease %q: held by %q until %s: %w",
+			cur.Name, cur.Holder, cur.Expires.UTC().Format(time.RFC3339Nano), ErrLeaseHeld)
+	}
+	next := Lease{Name: cur.Name, Holder: holder, Token: cur.Token, Expires: now.Add(ttl)}
+	if cur.Holder != holder || !now.Before(cur.Expires) {
+		next.Token++
+	}
+	return next, nil
 }

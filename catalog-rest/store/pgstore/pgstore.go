@@ -64,6 +64,12 @@ var migrations = []string{
 		report    bytea NOT NULL
 	);
 	CREATE INDEX metrics_reports_table ON metrics_reports (namespace, name, id);`,
+	`CREATE TABLE leases (
+		name    text COLLATE "C" PRIMARY KEY,
+		holder  text NOT NULL,
+		token   bigint NOT NULL,
+		expires timestamptz NOT NULL
+	);`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes migrations

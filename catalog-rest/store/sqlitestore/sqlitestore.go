@@ -48,6 +48,12 @@ var migrations = []string{
 		report      BLOB NOT NULL
 	);
 	CREATE INDEX metrics_reports_table ON metrics_reports(namespace, name, id);`,
+	`CREATE TABLE leases (
+		name       TEXT PRIMARY KEY,
+		holder     TEXT NOT NULL,
+		token      INTEGER NOT NULL,
+		expires_ms INTEGER NOT NULL
+	);`,
 }
 
 // Store is a store.Store over one SQLite file.

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"concurrent swaps let exactly one writer win each round", testConcurrentSwaps},
 		{"an idempotent response is kept once and expires", testIdempotency},
 		{"metrics reports are kept per table, newest first", testMetricsReports},
+		{"a lease is held by one holder until it expires or is released", testLeases},
+		{"concurrent holders racing for a free lease get it exactly once", testLeaseRace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -307,5 +309,81 @@ func testMetricsReports(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(got) != 2 || string(got[0].Report) != "c" || string(got[1].Report) != "b" || !got[0].Received.Equal(now.Add(2*time.Second)) {
 		t.Fatalf("reports = %+v, want the newest two, newest first", got)
+	}
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a, err := s.AcquireLease(ctx, "compaction/raw.orders", "worker-a", time.Minute)
+	must(t, err)
+	if a.Holder != "worker-a" || a.Token != 1 || time.Until(a.Expires) < 50*time.Second {
+		t.Fatalf("first acquisition: got %+v, want worker-a, token 1, about a minute", a)
+	}
+	cur, err := s.AcquireLease(ctx, "compaction/raw.orders", "worker-b", time.Minute)
+	wantErr(t, err, store.ErrLeaseHeld)
+	if cur.Holder != "worker-a" || cur.Token != 1 {
+		t.Fatalf("refusal names %+v, want worker-a's lease", cur)
+	}
+	renewed, err := s.AcquireLease(ctx, "compaction/raw.orders", "worker-a", 2*time.Minute)
+	must(t, err)
+	if renewed.Token != 1 || !renewed.Expires.After(a.Expires) {
+		t.Fatalf("renewal: got %+v, want token 1 and a later expiry than %v", renewed, a.Expires)
+	}
+	other, err := s.AcquireLease(ctx, "compaction/raw.events", "worker-b", time.Minute)
+	must(t, err)
+	if other.Token != 1 {
+		t.Fatalf("a lease of another name: got token %d, want 1", other.Token)
+	}
+
+	// A release with a stale token leaves the lease alone.
+	must(t, s.ReleaseLease(ctx, "compaction/raw.orders", "worker-a", 99))
+	_, err = s.AcquireLease(ctx, "compaction/raw.orders", "worker-b", time.Minute)
+	wantErr(t, err, store.ErrLeaseHeld)
+	must(t, s.ReleaseLease(ctx, "compaction/raw.orders", "worker-a", renewed.Token))
+	b, err := s.AcquireLease(ctx, "compaction/raw.orders", "worker-b", 50*time.Millisecond)
+	must(t, err)
+	if b.Holder != "worker-b" || b.Token <= renewed.Token {
+		t.Fatalf("after release: got %+v, want worker-b with a token above %d", b, renewed.Token)
+	}
+
+	// An expired lease passes to the next holder with a higher token.
+	time.Sleep(120 * time.Millisecond)
+	c, err := s.AcquireLease(ctx, "compaction/raw.orders", "worker-c", time.Minute)
+	must(t, err)
+	if c.Holder != "worker-c" || c.Token <= b.Token {
+		t.Fatalf("after expiry: got %+v, want worker-c with a token above %d", c, b.Token)
+	}
+}
+
+func testLeaseRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const holders = 8
+	var wg sync.WaitGroup
+	won := make(chan string, holders)
+	errs := make(chan error, holders)
+	for i := range holders {
+		wg.Go(func() {
+			holder := "worker-" + string(rune('a'+i))
+			l, err := s.AcquireLease(ctx, "ingest/window", holder, time.Minute)
+			switch {
+			case err == nil:
+				won <- l.Holder
+			case !errors.Is(err, store.ErrLeaseHeld):
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(won)
+	close(errs)
+	for err := range errs {
+		t.Errorf("acquiring: %v", err)
+	}
+	var winners []string
+	for w := range won {
+		winners = append(winners, w)
+	}
+	if len(winners) != 1 {
+		t.Fatalf("winners %v, want exactly one", winners)
 	}
 }
