@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/kafka"
+	"github.com/lakehouse-go/lakehouse/trino"
 )
 
 // StreamConfig says how the streaming measurement runs.
@@ -30,6 +32,10 @@ type StreamConfig struct {
 	Partitions int32         // of the kfake topic. Default 3.
 	Poll       time.Duration // how often the sampler checks visibility. Default 100ms.
 	Tick       time.Duration // the producer sends a batch every Tick. Default 10ms.
+	// TrinoURL, when set, makes Trino the judge of visibility: a batch is
+	// visible once a query counts all its rows in the table. Otherwise the
+	// catalog is: once the table's committed offsets cover the batch.
+	TrinoURL string
 }
 
 func (c StreamConfig) withDefaults() StreamConfig {
@@ -47,6 +53,9 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	}
 	if c.Poll <= 0 {
 		c.Poll = 100 * time.Millisecond
+		if c.TrinoURL != "" {
+			c.Poll = 250 * time.Millisecond
+		}
 	}
 	if c.Tick <= 0 {
 		c.Tick = 10 * time.Millisecond
@@ -82,6 +91,7 @@ func (r StreamResult) Percentile(p float64) time.Duration {
 // prodBatch is what the producer sent in one tick.
 type prodBatch struct {
 	at      time.Time       // when the batch was handed to the client
+	size    int             // records in the batch
 	pending int             // records not acknowledged yet
 	last    map[int32]int64 // per partition the highest offset acknowledged
 	seen    time.Time       // when the sampler first saw all of it in the lake
@@ -95,6 +105,11 @@ type prodBatch struct {
 func Stream(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, events *Dataset, cfg StreamConfig) (StreamResult, error) {
 	cfg = cfg.withDefaults()
 	res := StreamResult{Config: cfg, Check: "catalog: load the table and its quarantine table, offsets ledger of the current snapshot (kafka.Committed)"}
+	check := catalogCheck(sink, cfg.Table, "clicks")
+	if cfg.TrinoURL != "" {
+		res.Check = "Trino: count the table's rows per produced_at (one value per producer batch) for the batches not seen yet"
+		check = trinoCheck(cfg.TrinoURL, cfg.Table)
+	}
 	const topic = "clicks"
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(cfg.Partitions, topic))
 	if err != nil {
@@ -131,7 +146,7 @@ func Stream(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, events 
 	samplerDone := make(chan error, 1)
 	stopSampler := make(chan struct{})
 	go func() {
-		samplerDone <- sample(ctx, sink, cfg, topic, &mu, &batches, stopSampler)
+		samplerDone <- sample(ctx, cfg, check, &mu, &batches, stopSampler)
 	}()
 
 	start := time.Now()
@@ -187,7 +202,7 @@ func produce(ctx context.Context, cl *kgo.Client, cfg StreamConfig, values [][]b
 			if due <= 0 {
 				continue
 			}
-			b := &prodBatch{at: time.Now(), pending: int(due), last: map[int32]int64{}}
+			b := &prodBatch{at: time.Now(), size: int(due), pending: int(due), last: map[int32]int64{}}
 			mu.Lock()
 			*batches = append(*batches, b)
 			mu.Unlock()
@@ -218,13 +233,67 @@ func produce(ctx context.Context, cl *kgo.Client, cfg StreamConfig, values [][]b
 	}
 }
 
-// sample polls the lake's committed offsets every cfg.Poll and stamps each
-// fully acknowledged batch when the offsets first cover it. It returns nil
-// once production stopped and every batch was seen.
-func sample(ctx context.Context, sink *ingest.Sink, cfg StreamConfig, topic string, mu *sync.Mutex, batches *[]*prodBatch, stop <-chan struct{}) error {
+// visibility reports which of the given batches (fully acknowledged by
+// Kafka, not seen yet) a reader of the lake sees completely now.
+type visibility func(ctx context.Context, batches []*prodBatch) ([]bool, error)
+
+// catalogCheck: the table's committed offsets (what a reader loading the
+// table through the catalog gets) cover the batch.
+func catalogCheck(sink *ingest.Sink, ident table.Identifier, topic string) visibility {
+	return func(ctx context.Context, batches []*prodBatch) ([]bool, error) {
+		off, err := kafka.Committed(ctx, sink, ident)
+		if err != nil {
+			return nil, fmt.Errorf("sampling committed offsets: %w", err)
+		}
+		seen := make([]bool, len(batches))
+		for i, b := range batches {
+			seen[i] = covered(off, topic, b.last)
+		}
+		return seen, nil
+	}
+}
+
+// trinoCheck: a Trino query counts all the batch's rows. Each batch has its
+// own produced_at, so one grouped query answers for every batch at once.
+func trinoCheck(trinoURL string, ident table.Identifier) visibility {
+	name := "lakehouse." + strings.Join(ident, ".")
+	return func(ctx context.Context, batches []*prodBatch) ([]bool, error) {
+		oldest := batches[0].at
+		for _, b := range batches {
+			if b.at.Before(oldest) {
+				oldest = b.at
+			}
+		}
+		stmt := fmt.Sprintf(`SELECT CAST(round(to_unixtime(produced_at) * 1e6) AS bigint), count(*)
+			FROM %s WHERE produced_at >= from_unixtime_nanos(%d) GROUP BY 1`, name, oldest.Truncate(time.Microsecond).UnixNano())
+		res, err := trino.Query(ctx, trinoURL, "", stmt)
+		if err != nil {
+			return nil, fmt.Errorf("sampling through Trino: %w", err)
+		}
+		counts := make(map[int64]int64, len(res.Rows))
+		for _, row := range res.Rows {
+			us, ok1 := row[0].(int64)
+			n, ok2 := row[1].(int64)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("sampling through Trino: unexpected row %v", row)
+			}
+			counts[us] = n
+		}
+		seen := make([]bool, len(batches))
+		for i, b := range batches {
+			seen[i] = counts[b.at.UnixMicro()] >= int64(b.size)
+		}
+		return seen, nil
+	}
+}
+
+// sample checks visibility every cfg.Poll and stamps each fully
+// acknowledged batch when the check first sees it. It returns nil once
+// production stopped and every batch was seen.
+func sample(ctx context.Context, cfg StreamConfig, check visibility, mu *sync.Mutex, batches *[]*prodBatch, stop <-chan struct{}) error {
 	tick := time.NewTicker(cfg.Poll)
 	defer tick.Stop()
-	stamped := 0 // batches before this index are all seen (they land in order per partition)
+	stamped := 0 // batches before this index are all seen
 	for {
 		select {
 		case <-ctx.Done():
@@ -233,32 +302,42 @@ func sample(ctx context.Context, sink *ingest.Sink, cfg StreamConfig, topic stri
 			return nil
 		case <-tick.C:
 		}
-		off, err := kafka.Committed(ctx, sink, cfg.Table)
-		if err != nil {
-			return fmt.Errorf("sampling committed offsets: %w", err)
-		}
-		now := time.Now()
 		mu.Lock()
+		var ready []*prodBatch
 		all := true
 		for i := stamped; i < len(*batches); i++ {
 			b := (*batches)[i]
 			if !b.seen.IsZero() {
 				continue
 			}
-			if b.pending > 0 || !covered(off, topic, b.last) {
-				all = false
-				continue
+			all = false
+			if b.pending == 0 {
+				ready = append(ready, b)
 			}
-			b.seen = now
-		}
-		for stamped < len(*batches) && !(*batches)[stamped].seen.IsZero() {
-			stamped++
 		}
 		producing := len(*batches) == 0 || time.Since((*batches)[len(*batches)-1].at) < 2*cfg.Tick+50*time.Millisecond
 		mu.Unlock()
 		if all && !producing {
 			return nil
 		}
+		if len(ready) == 0 {
+			continue
+		}
+		seen, err := check(ctx, ready)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		mu.Lock()
+		for i, b := range ready {
+			if seen[i] {
+				b.seen = now
+			}
+		}
+		for stamped < len(*batches) && !(*batches)[stamped].seen.IsZero() {
+			stamped++
+		}
+		mu.Unlock()
 	}
 }
 

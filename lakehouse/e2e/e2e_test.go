@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -96,22 +95,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: landing sample:", err)
 		return 1
 	}
-	port, err := freePort()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	s3 := e.lake.Storage.Config()
-	e.trino, err = trino.Start(ctx, logger, trino.Config{
-		DataDir:  filepath.Join(dir, "trino"),
-		HTTPPort: port,
-		HeapMB:   2048,
-		Progress: os.Stderr,
-		Catalog: trino.CatalogConfig{
-			URI: e.lake.CatalogURL(), S3Endpoint: s3.Endpoint(), S3Region: s3.Region,
-			S3AccessKey: s3.AccessKey, S3SecretKey: s3.SecretKey,
-		},
-	})
+	e.trino, err = stacktest.StartTrino(ctx, e.lake, dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting Trino:", err)
 		return 1
@@ -125,24 +109,6 @@ func runMain(m *testing.M) int {
 	}()
 	fmt.Printf("e2e: stack, sample data and Trino ready in %s\n", time.Since(began).Round(time.Millisecond))
 	return m.Run()
-}
-
-func freePort() (int, error) {
-	addr, err := stacktest.FreeAddr()
-	if err != nil {
-		return 0, err
-	}
-	_, p, _ := cutLast(addr, ':')
-	return strconv.Atoi(p)
-}
-
-func cutLast(s string, sep byte) (string, string, bool) {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // findPython returns the interpreter the test task prepared (LAKEHOUSE_PYTHON),

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lakehouse-go/lakehouse/trino"
 	"log/slog"
 	"net"
 	"os"
@@ -112,6 +113,19 @@ func (s *Stack) Warehouse() string {
 		return strings.TrimRight(s.cfg.Warehouse, "/")
 	}
 	return "s3://" + s.cfg.Bucket
+}
+
+// TrinoCatalog is how a Trino reaches this stack's tables: the catalog's
+// URI and the S3 gateway's endpoint and credentials.
+func (s *Stack) TrinoCatalog() trino.CatalogConfig {
+	s3 := s.Storage.Config()
+	return trino.CatalogConfig{
+		URI:         s.CatalogURL(),
+		S3Endpoint:  s3.Endpoint(),
+		S3Region:    s3.Region,
+		S3AccessKey: s3.AccessKey,
+		S3SecretKey: s3.SecretKey,
+	}
 }
 
 // CatalogURL is the REST catalog's base URL.

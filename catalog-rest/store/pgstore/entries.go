@@ -39,12 +39,18 @@ func insertEntry(ctx context.Context, tx pgx.Tx, e store.Entry) error {
 	return err
 }
 
-// LoadEntry returns the entry of the given kind.
+// LoadEntry returns the entry of the given kind, as of a moment after the
+// call began (see loader).
 func (s *Store) LoadEntry(ctx context.Context, kind store.Kind, ns []string, name string) (store.Entry, error) {
-	e := store.Entry{Kind: kind, Namespace: slices.Clone(ns), Name: name}
+	return s.loads.load(ctx, kind, ns, name)
+}
+
+// loadEntry reads one entry whole, bypassing the loader.
+func (s *Store) loadEntry(ctx context.Context, kind store.Kind, nsKey, name string) (store.Entry, error) {
+	e := store.Entry{Kind: kind, Namespace: store.Levels(nsKey), Name: name}
 	err := s.pool.QueryRow(ctx,
 		`SELECT metadata_location, metadata FROM entries WHERE namespace = $1 AND name = $2 AND kind = $3`,
-		store.Key(ns), name, string(kind)).Scan(&e.MetadataLocation, &e.Metadata)
+		nsKey, name, string(kind)).Scan(&e.MetadataLocation, &e.Metadata)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Entry{}, store.ErrNotFound
 	}

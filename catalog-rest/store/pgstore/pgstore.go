@@ -91,7 +91,8 @@ const txAttempts = 5
 
 // Store is a store.Store over a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	loads *loader
 }
 
 var _ store.Store = (*Store)(nil)
@@ -120,11 +121,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.loads = newLoader(s)
 	return s, nil
 }
 
 // Close closes the connection pool, waiting for connections in use.
 func (s *Store) Close() error {
+	s.loads.close()
 	s.pool.Close()
 	return nil
 }

@@ -152,18 +152,11 @@ func landSample(ctx context.Context, logger *slog.Logger, lake *stack.Stack, ord
 }
 
 func trinoConfig(lake *stack.Stack, port int) trino.Config {
-	s3 := lake.Storage.Config()
 	return trino.Config{
 		DataDir:  filepath.Join(lake.Config().StateDir, "trino"),
 		HTTPPort: port,
 		Progress: os.Stderr,
-		Catalog: trino.CatalogConfig{
-			URI:         lake.CatalogURL(),
-			S3Endpoint:  s3.Endpoint(),
-			S3Region:    s3.Region,
-			S3AccessKey: s3.AccessKey,
-			S3SecretKey: s3.SecretKey,
-		},
+		Catalog:  lake.TrinoCatalog(),
 	}
 }
 

@@ -10,8 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
+	"github.com/lakehouse-go/lakehouse/trino"
 )
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.
@@ -80,4 +83,29 @@ func Main(m interface{ Run() int }, prefix string, lake **stack.Stack) int {
 		code = 1
 	}
 	return code
+}
+
+// StartTrino starts a managed Trino (installed into the shared cache on
+// first use) on a free port with its files under dir, its lakehouse catalog
+// pointed at lake, and progress on stderr. Stop it with Server.Stop.
+func StartTrino(ctx context.Context, lake *stack.Stack, dir string) (*trino.Server, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	_, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("finding a port for Trino: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("finding a port for Trino: %w", err)
+	}
+	return trino.Start(ctx, Logger(), trino.Config{
+		DataDir:  filepath.Join(dir, "trino"),
+		HTTPPort: port,
+		HeapMB:   2048,
+		Progress: os.Stderr,
+		Catalog:  lake.TrinoCatalog(),
+	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/bench"
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
@@ -25,7 +26,7 @@ type config struct {
 	out, retail, python, script, profileDir string
 	events, runs, batchRows, rate           int
 	streamFor, flush                        time.Duration
-	skipStream                              bool
+	skipStream, streamTrino                 bool
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.DurationVar(&c.streamFor, "stream-duration", 60*time.Second, "streaming: how long to produce")
 	flag.DurationVar(&c.flush, "stream-flush", 2*time.Second, "streaming: the ingester's flush interval")
 	flag.BoolVar(&c.skipStream, "skip-stream", false, "skip the streaming measurement")
+	flag.BoolVar(&c.streamTrino, "stream-trino", true, "streaming: judge visibility by Trino queries (false: by the catalog's committed offsets)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -123,7 +125,7 @@ func run(ctx context.Context, logger *slog.Logger, c config, args string) (err e
 	r.Bulk = append(r.Bulk, br)
 
 	if !c.skipStream {
-		sr, err := stream(ctx, logger, sink, c)
+		sr, err := stream(ctx, logger, st, sink, c, tmp)
 		if err != nil {
 			return err
 		}
@@ -166,7 +168,22 @@ func bulk(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, c config,
 	return res, nil
 }
 
-func stream(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, c config) (bench.StreamResult, error) {
+func stream(ctx context.Context, logger *slog.Logger, st *stack.Stack, sink *ingest.Sink, c config, tmp string) (_ bench.StreamResult, err error) {
+	trinoURL := ""
+	if c.streamTrino {
+		tr, err := stacktest.StartTrino(ctx, st, tmp)
+		if err != nil {
+			return bench.StreamResult{}, fmt.Errorf("starting Trino for the streaming check: %w", err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if serr := tr.Stop(sctx); serr != nil && err == nil {
+				err = fmt.Errorf("stopping Trino: %w", serr)
+			}
+		}()
+		trinoURL = tr.URL()
+	}
 	n := c.rate * int(c.streamFor/time.Second+1)
 	events, err := bench.GenerateEvents(n, c.batchRows)
 	if err != nil {
@@ -176,6 +193,7 @@ func stream(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, c confi
 	logger.Info("streaming", "rate", c.rate, "duration", c.streamFor, "flush", c.flush)
 	res, err := bench.Stream(ctx, logger, sink, events, bench.StreamConfig{
 		Table: []string{"exploration", "stream_events"}, Rate: c.rate, Duration: c.streamFor, Flush: c.flush,
+		TrinoURL: trinoURL,
 	})
 	if err != nil {
 		return res, fmt.Errorf("measuring streaming: %w", err)
