@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -122,11 +123,21 @@ func (l *landing) ensureTables(ctx context.Context, sc *arrow.Schema) error {
 	if _, err = l.sink.EnsureTable(ctx, QuarantineTable(l.t.Table), QuarantineSchema()); err != nil {
 		return err
 	}
-	if !l.sink.cfg.evolves(l.t.Table) {
-		return nil
-	}
 	// A source whose columns cannot fit lands in the quarantine whole, each
 	// record with the reason: the table keeps its schema and the run goes on.
+	if !l.sink.cfg.evolves(l.t.Table) {
+		_, changes, err := schemaChanges(tbl.Schema(), l.schema)
+		if err == nil && len(changes) > 0 {
+			err = fmt.Errorf("%w: the source needs %s, and tables in zone %q keep their schema (only %s evolve)",
+				ErrIncompatibleSchema, strings.Join(changes, ", "), l.t.Table[0], evolvingList(l.sink.cfg.EvolvingZones))
+		}
+		if errors.Is(err, ErrIncompatibleSchema) {
+			l.misfit = err
+			l.sink.logger.Warn("quarantining source: its schema does not fit the table", "source", l.t.Source, "table", l.t.Table, "err", err)
+			return nil
+		}
+		return err
+	}
 	if _, err = l.sink.evolve(ctx, tbl, l.schema); errors.Is(err, ErrIncompatibleSchema) {
 		l.misfit = err
 		l.sink.logger.Warn("quarantining source: its schema does not fit the table", "source", l.t.Source, "table", l.t.Table, "err", err)
@@ -376,4 +387,11 @@ func countsOf(props iceberg.Properties) (Report, bool) {
 		*f.dst = n
 	}
 	return r, true
+}
+
+func evolvingList(zones []string) string {
+	if len(zones) == 0 {
+		return "no zone's tables"
+	}
+	return "the tables of " + strings.Join(zones, ", ")
 }

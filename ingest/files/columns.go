@@ -171,3 +171,27 @@ func inferredSchema(names []string, masks []uint16, sampled int) (*arrow.Schema,
 	}
 	return arrow.NewSchema(fields, nil), cols
 }
+
+// extend is declared (the table's columns) plus the sampled columns it
+// lacks, typed by inference: a source in a table whose zone evolves adds
+// them to the table, anywhere else the landing quarantines the source.
+func extend(declared *arrow.Schema, names []string, masks []uint16, sampled int) (*arrow.Schema, []column, error) {
+	cols, err := columnsFor(declared)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields := declared.Fields()
+	var extraNames []string
+	var extraMasks []uint16
+	for i, n := range names {
+		if len(declared.FieldIndices(n)) == 0 {
+			extraNames = append(extraNames, n)
+			extraMasks = append(extraMasks, masks[i])
+		}
+	}
+	if len(extraNames) == 0 {
+		return declared, cols, nil
+	}
+	extra, extraCols := inferredSchema(extraNames, extraMasks, sampled)
+	return arrow.NewSchema(append(fields, extra.Fields()...), nil), append(cols, extraCols...), nil
+}

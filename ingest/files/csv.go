@@ -70,12 +70,7 @@ func openCSV(path string, comma byte, declared *arrow.Schema, resume json.RawMes
 	if err != nil {
 		return nil, err
 	}
-	if declared == nil {
-		err = s.infer(names)
-	} else {
-		err = s.declare(names, declared)
-	}
-	if err != nil {
+	if err := s.infer(names, declared); err != nil {
 		return nil, err
 	}
 	if err := s.resume(resume); err != nil {
@@ -87,8 +82,9 @@ func openCSV(path string, comma byte, declared *arrow.Schema, resume json.RawMes
 }
 
 // infer reads the sample and types each column by it; the sampled records
-// are returned first by Next.
-func (s *csvSource) infer(names []string) error {
+// are returned first by Next. With a declared schema, the declared columns
+// keep their types and only the header's other columns are inferred.
+func (s *csvSource) infer(names []string, declared *arrow.Schema) error {
 	masks := make([]uint16, len(names))
 	for i := range masks {
 		masks[i] = anyKind
@@ -111,29 +107,17 @@ func (s *csvSource) infer(names []string) error {
 			}
 		}
 	}
-	s.schema, s.cols = inferredSchema(names, masks, len(s.pending))
-	s.colOf = make([]int, len(names))
-	for i := range s.colOf {
-		s.colOf[i] = i
+	if declared == nil {
+		s.schema, s.cols = inferredSchema(names, masks, len(s.pending))
+	} else {
+		var err error
+		if s.schema, s.cols, err = extend(declared, names, masks, len(s.pending)); err != nil {
+			return err
+		}
 	}
-	return nil
-}
-
-// declare matches the header to a declared schema by column name; declared
-// columns the file lacks stay empty.
-func (s *csvSource) declare(names []string, declared *arrow.Schema) error {
-	cols, err := columnsFor(declared)
-	if err != nil {
-		return err
-	}
-	s.schema, s.cols = declared, cols
 	s.colOf = make([]int, len(names))
 	for i, n := range names {
-		idx := declared.FieldIndices(n)
-		if len(idx) == 0 {
-			return fmt.Errorf("column %q of the file is not in the table's schema %v", n, fieldNames(declared))
-		}
-		s.colOf[i] = idx[0]
+		s.colOf[i] = s.schema.FieldIndices(n)[0]
 	}
 	return nil
 }
@@ -271,12 +255,4 @@ func headerNames(fields []string) ([]string, error) {
 		names[i] = n
 	}
 	return names, nil
-}
-
-func fieldNames(sc *arrow.Schema) []string {
-	out := make([]string, sc.NumFields())
-	for i, f := range sc.Fields() {
-		out[i] = f.Name
-	}
-	return out
 }

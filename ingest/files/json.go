@@ -59,12 +59,7 @@ func openJSON(path string, format Format, declared *arrow.Schema, resume json.Ra
 		}
 	}
 	s.rd = s.reader(jsonState{})
-	if declared == nil {
-		err = s.infer()
-	} else {
-		err = s.declare(declared)
-	}
-	if err != nil {
+	if err := s.infer(declared); err != nil {
 		return nil, err
 	}
 	if err := s.resume(resume); err != nil {
@@ -104,10 +99,13 @@ func (s *jsonSource) reader(at jsonState) elemReader {
 
 // infer types each field over the sample; columns come in the order the
 // fields first appear.
-func (s *jsonSource) infer() error {
+// infer reads the sample and types each field by it; the sampled records
+// are returned first by Next. With a declared schema, the declared columns
+// keep their types and only the sample's other fields are inferred.
+func (s *jsonSource) infer(declared *arrow.Schema) error {
 	var names []string
 	var masks []uint16
-	s.index = map[string]int{}
+	seen := map[string]int{}
 	for len(s.pending) < s.opts.sampleRows() {
 		e, err := s.rd.next()
 		if errors.Is(err, io.EOF) {
@@ -122,35 +120,33 @@ func (s *jsonSource) infer() error {
 			continue
 		}
 		for i, k := range keys {
-			ci, ok := s.index[k]
+			ci, ok := seen[k]
 			if !ok {
 				ci = len(names)
-				s.index[k] = ci
+				seen[k] = ci
 				names = append(names, k)
 				masks = append(masks, anyKind)
 			}
 			masks[ci] &= jsonMask(vals[i])
 		}
 	}
-	if len(names) == 0 {
-		return fmt.Errorf("no fields to infer a schema from in the first %d records", len(s.pending))
+	if declared == nil {
+		if len(names) == 0 {
+			return fmt.Errorf("no fields to infer a schema from in the first %d records", len(s.pending))
+		}
+		s.schema, s.cols = inferredSchema(names, masks, len(s.pending))
+		s.unknown = fmt.Sprintf("not among the fields of the first %d records, which decided the columns", len(s.pending))
+	} else {
+		var err error
+		if s.schema, s.cols, err = extend(declared, names, masks, len(s.pending)); err != nil {
+			return err
+		}
+		s.unknown = fmt.Sprintf("neither a column of the table nor among the fields of the first %d records", len(s.pending))
 	}
-	s.schema, s.cols = inferredSchema(names, masks, len(s.pending))
-	s.unknown = fmt.Sprintf("not among the fields of the first %d records, which decided the columns", len(s.pending))
-	return nil
-}
-
-func (s *jsonSource) declare(declared *arrow.Schema) error {
-	cols, err := columnsFor(declared)
-	if err != nil {
-		return err
-	}
-	s.schema, s.cols = declared, cols
-	s.index = map[string]int{}
-	for i, f := range declared.Fields() {
+	s.index = make(map[string]int, s.schema.NumFields())
+	for i, f := range s.schema.Fields() {
 		s.index[f.Name] = i
 	}
-	s.unknown = "not a column of the table"
 	return nil
 }
 

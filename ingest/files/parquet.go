@@ -72,8 +72,8 @@ func openParquet(ctx context.Context, path string, declared *arrow.Schema, resum
 	return s, nil
 }
 
-// project lines the file's columns up with the declared schema: same names
-// and types, declared columns the file lacks read as null. Without a
+// project lines the file's columns up with the declared schema by name;
+// declared columns the file lacks read as null. Without a
 // declared schema it is the file's own, without Parquet field-id metadata
 // (Iceberg assigns its own ids) and every column nullable.
 func project(fsc, declared *arrow.Schema) (*arrow.Schema, []int, error) {
@@ -88,23 +88,28 @@ func project(fsc, declared *arrow.Schema) (*arrow.Schema, []int, error) {
 		}
 		return arrow.NewSchema(fields, nil), proj, nil
 	}
-	for _, f := range fields {
-		idx := declared.FieldIndices(f.Name)
-		if len(idx) == 0 {
-			return nil, nil, fmt.Errorf("column %q of the file is not in the table's schema %v", f.Name, fieldNames(declared))
-		}
-		if want := declared.Field(idx[0]).Type; !arrow.TypeEqual(want, f.Type) {
-			return nil, nil, fmt.Errorf("column %q is %s in the file but %s in the table", f.Name, f.Type, want)
+	// The table's columns come first, with the file's type where the file
+	// has them (the landing widens the table or quarantines the file); the
+	// file's other columns follow.
+	out := declared.Fields()
+	for i, f := range out {
+		if idx := fsc.FieldIndices(f.Name); len(idx) > 0 {
+			out[i].Type = fields[idx[0]].Type
 		}
 	}
-	proj := make([]int, declared.NumFields())
-	for i, f := range declared.Fields() {
+	for _, f := range fields {
+		if len(declared.FieldIndices(f.Name)) == 0 {
+			out = append(out, f)
+		}
+	}
+	proj := make([]int, len(out))
+	for i, f := range out {
 		proj[i] = -1
 		if idx := fsc.FieldIndices(f.Name); len(idx) > 0 {
 			proj[i] = idx[0]
 		}
 	}
-	return declared, proj, nil
+	return arrow.NewSchema(out, nil), proj, nil
 }
 
 // stripMetadata rebuilds nested types without their children's metadata.
