@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 
@@ -25,11 +26,17 @@ type Config struct {
 	// to double, a larger decimal precision); the tables of other zones
 	// keep their schema. Default raw.
 	EvolvingZones []string
+	// Writers is how many Parquet files a stage into an unpartitioned
+	// table encodes at once, each on its own core, the batches dealt round
+	// robin (arrow-go's encoder uses one core per file). A stage of a
+	// single batch writes one file. Default: the number of CPUs Go may
+	// use, at most 4. (Partitioned tables use iceberg-go's own fan-out.)
+	Writers int
 }
 
 // DefaultConfig is the configuration Open starts from.
 func DefaultConfig() Config {
-	return Config{Compression: "zstd", TargetFileSize: 128 << 20, EvolvingZones: []string{"raw"}}
+	return Config{Compression: "zstd", TargetFileSize: 128 << 20, EvolvingZones: []string{"raw"}, Writers: min(runtime.GOMAXPROCS(0), 4)}
 }
 
 // Validate reports a setting the writer would refuse.
@@ -41,6 +48,9 @@ func (c Config) Validate() error {
 	}
 	if c.TargetFileSize <= 0 {
 		return errors.New("target file size must be positive")
+	}
+	if c.Writers < 1 {
+		return errors.New("writers must be at least 1")
 	}
 	return nil
 }
@@ -68,6 +78,9 @@ func WithCompression(codec string) Option { return func(c *Config) { c.Compressi
 
 // WithTargetFileSize sets Config.TargetFileSize.
 func WithTargetFileSize(bytes int64) Option { return func(c *Config) { c.TargetFileSize = bytes } }
+
+// WithWriters sets Config.Writers.
+func WithWriters(n int) Option { return func(c *Config) { c.Writers = n } }
 
 // WithEvolvingZones sets Config.EvolvingZones; none keeps every schema strict.
 func WithEvolvingZones(zones ...string) Option {

@@ -61,22 +61,10 @@ func (s *Sink) Stage(ctx context.Context, ident table.Identifier, sc *arrow.Sche
 		}
 	}
 	st := &Staged{Table: ident, BatchID: batchID, Props: props, tbl: tbl}
-	counted := func(yield func(arrow.RecordBatch, error) bool) {
-		for rec, err := range records {
-			if err == nil {
-				st.Rows += rec.NumRows()
-			}
-			if !yield(rec, err) {
-				return
-			}
-		}
-	}
-	for df, err := range table.WriteRecords(ctx, tbl, sc, counted) {
-		if err != nil {
-			s.discard(ctx, tbl, st.files)
-			return nil, fmt.Errorf("writing data files of %v: %w", ident, err)
-		}
-		st.files = append(st.files, df)
+	st.files, st.Rows, err = writeFiles(ctx, tbl, sc, records, s.cfg.Writers)
+	if err != nil {
+		s.discard(ctx, tbl, st.files)
+		return nil, fmt.Errorf("writing data files of %v: %w", ident, err)
 	}
 	if st.Rows == 0 {
 		s.discard(ctx, tbl, st.files)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -12,6 +13,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -149,14 +151,14 @@ func (c *countingDiscard) Write(p []byte) (int, error) {
 // Bare encodes the dataset's batches to Parquet in memory (to a counting
 // io.Discard) with ParquetProps, cutting row groups as iceberg-go does:
 // the limit of any writer that has to produce these files.
-func Bare(d *Dataset, runs int) (Timing, error) {
+func Bare(d *Dataset, runs, encoders int) (Timing, error) {
 	if table.ParquetCompressionDefault != "zstd" {
 		return Timing{}, fmt.Errorf("encoding Parquet: iceberg-go's default codec is %s, ParquetProps assumes zstd", table.ParquetCompressionDefault)
 	}
 	var t Timing
 	for i := 0; i <= runs; i++ {
 		start := time.Now()
-		n, err := encode(d, io.Discard)
+		n, err := encodeDealt(d, encoders)
 		if err != nil {
 			return t, err
 		}
@@ -168,14 +170,39 @@ func Bare(d *Dataset, runs int) (Timing, error) {
 	return t, nil
 }
 
-func encode(d *Dataset, dst io.Writer) (int64, error) {
+// encodeDealt encodes d's batches into n Parquet files at once, the
+// batches dealt round robin as ingest's writers deal them, and returns the
+// bytes encoded.
+func encodeDealt(d *Dataset, n int) (int64, error) {
+	if n <= 1 || len(d.Records) <= 1 {
+		return encode(d.Schema, d.Records, io.Discard)
+	}
+	parts := make([][]arrow.RecordBatch, min(n, len(d.Records)))
+	for i, r := range d.Records {
+		parts[i%len(parts)] = append(parts[i%len(parts)], r)
+	}
+	sizes := make([]int64, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, recs := range parts {
+		wg.Go(func() { sizes[i], errs[i] = encode(d.Schema, recs, io.Discard) })
+	}
+	wg.Wait()
+	var total int64
+	for _, s := range sizes {
+		total += s
+	}
+	return total, errors.Join(errs...)
+}
+
+func encode(sc *arrow.Schema, recs []arrow.RecordBatch, dst io.Writer) (int64, error) {
 	c := &countingDiscard{}
-	w, err := pqarrow.NewFileWriter(d.Schema, io.MultiWriter(dst, c), ParquetProps(d.Schema),
+	w, err := pqarrow.NewFileWriter(sc, io.MultiWriter(dst, c), ParquetProps(sc),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(memory.DefaultAllocator), pqarrow.WithStoreSchema()))
 	if err != nil {
 		return 0, fmt.Errorf("encoding Parquet: %w", err)
 	}
-	for _, r := range d.Records {
+	for _, r := range recs {
 		if r.NumRows() > 0 && w.RowGroupTotalBytesWritten() >= table.ParquetRowGroupSizeBytesDefault {
 			if err := w.NewBufferedRowGroupChecked(); err != nil {
 				return 0, fmt.Errorf("encoding Parquet: %w", err)

@@ -14,7 +14,19 @@ type BulkResult struct {
 	Data      *Dataset
 	Ours      Timing
 	Pyiceberg Timing
-	Bare      Timing
+	Bare      Timing // one encoder
+	// BareDealt encodes with as many encoders as ours has writers: the
+	// limit for ours. Zero Runs when ours has one writer.
+	BareDealt Timing
+	Writers   int
+}
+
+// limit is the bare encoding with ours' parallelism.
+func (br BulkResult) limit() Timing {
+	if len(br.BareDealt.Runs) > 0 {
+		return br.BareDealt
+	}
+	return br.Bare
 }
 
 // Run is everything one benchmark run measured.
@@ -54,7 +66,15 @@ func (r Run) Markdown() string {
 		for _, c := range []struct {
 			name string
 			t    Timing
-		}{{"ours (Stage + CommitOnce → catalog → S3)", br.Ours}, {"pyiceberg table.append", br.Pyiceberg}, {"bare Parquet encoding (limit)", br.Bare}} {
+		}{
+			{fmt.Sprintf("ours (Stage + CommitOnce → catalog → S3, %d writers)", br.Writers), br.Ours},
+			{"pyiceberg table.append", br.Pyiceberg},
+			{"bare Parquet encoding, 1 encoder", br.Bare},
+			{fmt.Sprintf("bare Parquet encoding, %d encoders (limit)", br.Writers), br.BareDealt},
+		} {
+			if len(c.t.Runs) == 0 {
+				continue
+			}
 			m := c.t.Median()
 			var runs []string
 			for _, d := range c.t.Runs {
@@ -68,12 +88,13 @@ func (r Run) Markdown() string {
 				float64(br.Data.Bytes)/1e6, c.name, secs(m), strings.Join(runs, ", "), rowsPerSec(br.Data.Rows, m), mbPerSec(br.Data.Bytes, m), out)
 		}
 	}
-	b.WriteString("\nGoals (ours ÷ pyiceberg ≥ 5×, ours ÷ bare Parquet ≥ 70 %, by median throughput):\n\n")
-	b.WriteString("| dataset | ours ÷ pyiceberg | goal | ours ÷ bare Parquet | goal |\n|---|---:|---|---:|---|\n")
+	b.WriteString("\nGoals (ours ÷ pyiceberg ≥ 5×, ours ÷ bare Parquet ≥ 70 %, by median throughput; the bare limit encodes with as many encoders as ours has writers, the 1-encoder ratio is shown beside it):\n\n")
+	b.WriteString("| dataset | ours ÷ pyiceberg | goal | ours ÷ bare Parquet (limit) | goal | ours ÷ bare Parquet, 1 encoder |\n|---|---:|---|---:|---|---:|\n")
 	for _, br := range r.Bulk {
 		vsPy := br.Pyiceberg.Median().Seconds() / br.Ours.Median().Seconds()
-		vsBare := br.Bare.Median().Seconds() / br.Ours.Median().Seconds()
-		fmt.Fprintf(&b, "| %s | %.2f× | %s | %.0f %% | %s |\n", br.Data.Name, vsPy, met(vsPy >= goalVsPyiceberg), vsBare*100, met(vsBare >= goalVsBare))
+		vsBare := br.limit().Median().Seconds() / br.Ours.Median().Seconds()
+		vsOne := br.Bare.Median().Seconds() / br.Ours.Median().Seconds()
+		fmt.Fprintf(&b, "| %s | %.2f× | %s | %.0f %% | %s | %.0f %% |\n", br.Data.Name, vsPy, met(vsPy >= goalVsPyiceberg), vsBare*100, met(vsBare >= goalVsBare), vsOne*100)
 	}
 	if s := r.Stream; s != nil {
 		c := s.Config

@@ -175,10 +175,13 @@ func inferredSchema(names []string, masks []uint16, sampled int) (*arrow.Schema,
 // extend is declared (the table's columns) plus the sampled columns it
 // lacks, typed by inference: a source in a table whose zone evolves adds
 // them to the table, anywhere else the landing quarantines the source.
-func extend(declared *arrow.Schema, names []string, masks []uint16, sampled int) (*arrow.Schema, []column, error) {
+func extend(declared *arrow.Schema, names []string, masks []uint16, sampled int, opts Options) (*arrow.Schema, []column, error) {
 	cols, err := columnsFor(declared)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !opts.Extend {
+		return declared, cols, nil
 	}
 	fields := declared.Fields()
 	var extraNames []string

@@ -111,13 +111,17 @@ func (s *csvSource) infer(names []string, declared *arrow.Schema) error {
 		s.schema, s.cols = inferredSchema(names, masks, len(s.pending))
 	} else {
 		var err error
-		if s.schema, s.cols, err = extend(declared, names, masks, len(s.pending)); err != nil {
+		if s.schema, s.cols, err = extend(declared, names, masks, len(s.pending), s.opts); err != nil {
 			return err
 		}
 	}
 	s.colOf = make([]int, len(names))
 	for i, n := range names {
-		s.colOf[i] = s.schema.FieldIndices(n)[0]
+		idx := s.schema.FieldIndices(n)
+		if len(idx) == 0 {
+			return fmt.Errorf("column %q of the file is not in the table's schema %v", n, fieldNames(s.schema))
+		}
+		s.colOf[i] = idx[0]
 	}
 	return nil
 }
@@ -255,4 +259,12 @@ func headerNames(fields []string) ([]string, error) {
 		names[i] = n
 	}
 	return names, nil
+}
+
+func fieldNames(sc *arrow.Schema) []string {
+	out := make([]string, sc.NumFields())
+	for i, f := range sc.Fields() {
+		out[i] = f.Name
+	}
+	return out
 }

@@ -60,6 +60,13 @@ type Options struct {
 	SampleRows int
 	// BatchRows is the most records per batch. Default 65536.
 	BatchRows int
+	// Extend reads, besides a declared schema's columns, the file's other
+	// columns (typed by inference; Parquet's as the file has them, its
+	// declared columns too), so that a landing can evolve the table or
+	// quarantine the file. Without it a declared schema is strict: a CSV
+	// or Parquet column outside it fails the open, a JSON field outside it
+	// rejects its record.
+	Extend bool
 }
 
 func (o Options) sampleRows() int {

@@ -138,10 +138,13 @@ func (s *jsonSource) infer(declared *arrow.Schema) error {
 		s.unknown = fmt.Sprintf("not among the fields of the first %d records, which decided the columns", len(s.pending))
 	} else {
 		var err error
-		if s.schema, s.cols, err = extend(declared, names, masks, len(s.pending)); err != nil {
+		if s.schema, s.cols, err = extend(declared, names, masks, len(s.pending), s.opts); err != nil {
 			return err
 		}
-		s.unknown = fmt.Sprintf("neither a column of the table nor among the fields of the first %d records", len(s.pending))
+		s.unknown = "not a column of the table"
+		if s.opts.Extend {
+			s.unknown = fmt.Sprintf("neither a column of the table nor among the fields of the first %d records", len(s.pending))
+		}
 	}
 	s.index = make(map[string]int, s.schema.NumFields())
 	for i, f := range s.schema.Fields() {

@@ -72,7 +72,9 @@ func landOne(ctx context.Context, sink *ingest.Sink, cfg Config, path string) (R
 		t.Progress = func(n int64) { cfg.Progress(path, n, src.Progress()) }
 	}
 	open := func(ctx context.Context, declared *arrow.Schema) (ingest.Source, error) {
-		s, err := Open(ctx, id.Path, declared, nil, cfg.Options)
+		opts := cfg.Options
+		opts.Extend = true // the landing evolves the table or quarantines the file
+		s, err := Open(ctx, id.Path, declared, nil, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -52,7 +52,7 @@ func openParquet(ctx context.Context, path string, declared *arrow.Schema, resum
 		return nil, fmt.Errorf("reading Parquet schema: %w", err)
 	}
 	s := &parquetSource{pf: pf, total: pf.NumRows()}
-	if s.schema, s.proj, err = project(fsc, declared); err != nil {
+	if s.schema, s.proj, err = project(fsc, declared, opts.Extend); err != nil {
 		return nil, err
 	}
 	if len(resume) > 0 {
@@ -76,7 +76,7 @@ func openParquet(ctx context.Context, path string, declared *arrow.Schema, resum
 // declared columns the file lacks read as null. Without a
 // declared schema it is the file's own, without Parquet field-id metadata
 // (Iceberg assigns its own ids) and every column nullable.
-func project(fsc, declared *arrow.Schema) (*arrow.Schema, []int, error) {
+func project(fsc, declared *arrow.Schema, extend bool) (*arrow.Schema, []int, error) {
 	fields := make([]arrow.Field, fsc.NumFields())
 	for i, f := range fsc.Fields() {
 		fields[i] = arrow.Field{Name: f.Name, Type: stripMetadata(f.Type), Nullable: true}
@@ -87,6 +87,17 @@ func project(fsc, declared *arrow.Schema) (*arrow.Schema, []int, error) {
 			proj[i] = i
 		}
 		return arrow.NewSchema(fields, nil), proj, nil
+	}
+	if !extend {
+		for _, f := range fields {
+			idx := declared.FieldIndices(f.Name)
+			if len(idx) == 0 {
+				return nil, nil, fmt.Errorf("column %q of the file is not in the table's schema %v", f.Name, fieldNames(declared))
+			}
+			if want := declared.Field(idx[0]).Type; !arrow.TypeEqual(want, f.Type) {
+				return nil, nil, fmt.Errorf("column %q is %s in the file but %s in the table", f.Name, f.Type, want)
+			}
+		}
 	}
 	// The table's columns come first, with the file's type where the file
 	// has them (the landing widens the table or quarantines the file); the

@@ -132,7 +132,7 @@ func run(ctx context.Context, logger *slog.Logger, c config, args string) (err e
 		r.Stream = &sr
 	}
 	r.Notes = append(r.Notes,
-		"ours and bare Parquet write with iceberg-go v0.7's default Parquet settings: zstd (codec default level), data page v2, dictionaries with cost-based fallback, 128 MiB / 1,048,576-row row groups; bare Parquet encodes the same batches with pqarrow into a counting io.Discard (no S3, no catalog). pyiceberg writes with its own defaults (zstd as well).",
+		"ours and bare Parquet write with iceberg-go v0.7's default Parquet settings: zstd (codec default level), data page v2, dictionaries with cost-based fallback, 128 MiB / 1,048,576-row row groups; bare Parquet encodes the same batches with pqarrow into a counting io.Discard (no S3, no catalog), once with one encoder and once with the batches dealt round robin to as many encoders as ours has writers (ingest.Config.Writers: one Parquet file per writer, each encoded on its own core). pyiceberg writes with its own defaults (zstd as well).",
 		"ours: Sink.Stage (table.WriteRecords → Parquet data files in the embedded S3) then Sink.CommitOnce (one catalog transaction), without the lineage columns that Sink.Land adds.",
 		"pyiceberg: the same Arrow batches written to an Arrow IPC file first (not timed); the script loads the catalog from its URI only and times only table.append.")
 	if err := r.PrintTable(os.Stdout); err != nil {
@@ -145,7 +145,7 @@ func run(ctx context.Context, logger *slog.Logger, c config, args string) (err e
 }
 
 func bulk(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, c config, uri, tmp, name string, d *bench.Dataset, r *bench.Run) (bench.BulkResult, error) {
-	res := bench.BulkResult{Data: d}
+	res := bench.BulkResult{Data: d, Writers: ingest.DefaultConfig().Writers}
 	logger.Info("measuring", "dataset", d.Name, "rows", d.Rows, "arrow_mb", float64(d.Bytes)/1e6)
 	var err error
 	prof := ""
@@ -156,10 +156,16 @@ func bulk(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, c config,
 		return res, fmt.Errorf("measuring ours on %s: %w", d.Name, err)
 	}
 	logger.Info("ours", "dataset", d.Name, "median", res.Ours.Median())
-	if res.Bare, err = bench.Bare(d, c.runs); err != nil {
+	if res.Bare, err = bench.Bare(d, c.runs, 1); err != nil {
 		return res, fmt.Errorf("measuring bare Parquet on %s: %w", d.Name, err)
 	}
-	logger.Info("bare parquet", "dataset", d.Name, "median", res.Bare.Median())
+	logger.Info("bare parquet", "dataset", d.Name, "encoders", 1, "median", res.Bare.Median())
+	if res.Writers > 1 {
+		if res.BareDealt, err = bench.Bare(d, c.runs, res.Writers); err != nil {
+			return res, fmt.Errorf("measuring bare Parquet on %s: %w", d.Name, err)
+		}
+		logger.Info("bare parquet", "dataset", d.Name, "encoders", res.Writers, "median", res.BareDealt.Median())
+	}
 	res.Pyiceberg, r.Py, err = bench.Pyiceberg(ctx, c.python, c.script, uri, "exploration", name, filepath.Join(tmp, name+".arrow"), d, c.runs)
 	if err != nil {
 		return res, fmt.Errorf("measuring pyiceberg on %s: %w", d.Name, err)
