@@ -26,6 +26,7 @@ const BatchIDProperty = "lakehouse.batch-id"
 type Sink struct {
 	logger *slog.Logger
 	cat    *rest.Catalog
+	uri    string
 	cfg    Config
 }
 
@@ -43,11 +44,14 @@ func Open(ctx context.Context, logger *slog.Logger, uri string, opts ...Option) 
 	if err != nil {
 		return nil, fmt.Errorf("connecting to catalog %s: %w", uri, err)
 	}
-	return &Sink{logger: logger, cat: cat, cfg: cfg}, nil
+	return &Sink{logger: logger, cat: cat, uri: uri, cfg: cfg}, nil
 }
 
 // Catalog is the underlying iceberg-go REST catalog client.
 func (s *Sink) Catalog() *rest.Catalog { return s.cat }
+
+// CatalogURI is the URI the sink was opened with.
+func (s *Sink) CatalogURI() string { return s.uri }
 
 // EnsureTable loads ident, creating it with sc's columns, the sink's
 // Parquet settings (see Config) and the options' partitioning when it does

@@ -21,8 +21,14 @@ import (
 	"time"
 )
 
-// ErrHeld is returned by Acquire when another holder has an unexpired lease.
-var ErrHeld = errors.New("lease held by another holder")
+// Errors of the client.
+var (
+	// ErrHeld is returned by Acquire when another holder has an unexpired lease.
+	ErrHeld = errors.New("lease held by another holder")
+	// ErrUnsupported means the catalog has no lease extension (it is not
+	// the lakehouse's own catalog).
+	ErrUnsupported = errors.New("the catalog does not offer leases")
+)
 
 // Lease is one holder's claim on a name until Expires.
 type Lease struct {
@@ -121,6 +127,9 @@ func (c *Client) do(req *http.Request, want int, out any) error {
 		}
 		if resp.StatusCode == http.StatusConflict && eb.Error.Type == "LeaseHeldException" {
 			return fmt.Errorf("%s: %w", msg, ErrHeld)
+		}
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			return fmt.Errorf("catalog answered %s: %w", resp.Status, ErrUnsupported)
 		}
 		return fmt.Errorf("catalog answered %s: %s", resp.Status, msg)
 	}

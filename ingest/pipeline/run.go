@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/lakehouse-go/lakehouse/catalog-rest/lease"
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/collector"
 	"github.com/lakehouse-go/lakehouse/ingest/kafka"
@@ -48,6 +49,8 @@ func Run(ctx context.Context, logger *slog.Logger, reg prometheus.Registerer, si
 		return err
 	}
 	m := newMetrics(reg)
+	leases := lease.NewClient(sink.CatalogURI(), nil)
+	holder := leaseHolder()
 	var wg sync.WaitGroup
 	for _, p := range pipelines {
 		r := &runner{
@@ -57,6 +60,8 @@ func Run(ctx context.Context, logger *slog.Logger, reg prometheus.Registerer, si
 			sink:   sink,
 			p:      p,
 			m:      m,
+			leases: leases,
+			holder: holder,
 		}
 		if p.Source.Files != nil {
 			r.files = newFilesRunner(r.logger.With("table", p.Table), sink, p, m)
@@ -114,11 +119,22 @@ type runner struct {
 	p      Pipeline
 	m      *metrics
 	files  *filesRunner
+	leases leaser
+	holder string
 }
 
-// attempt prepares the tables and runs the source once, until ctx ends or
-// it fails.
+// attempt runs the pipeline once; files and poll pipelines under their
+// lease (see leased).
 func (r *runner) attempt(ctx context.Context) error {
+	if r.files == nil && r.p.Source.Poll == nil {
+		return r.run(ctx)
+	}
+	return leased(ctx, r.logger, r.leases, "ingest/pipeline/"+r.p.Name, r.holder, leaseTTL, r.run)
+}
+
+// run prepares the tables and runs the source once, until ctx ends or it
+// fails.
+func (r *runner) run(ctx context.Context) error {
 	if err := prepareTables(ctx, r.logger, r.sink, r.p); err != nil {
 		return err
 	}
