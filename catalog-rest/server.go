@@ -102,7 +102,8 @@ type Server struct {
 	registry   *prometheus.Registry
 	metrics    *metrics
 	meta       *metaCache
-	configJSON []byte // the client config, encoded once
+	configJSON []byte    // the client config, encoded once
+	loadBufs   sync.Pool // *bytes.Buffer, for writeLoadResult
 
 	locks      sync.Map // entry key -> *sync.Mutex; serialises commits per table in this process
 	keyLocks   keyLocks
