@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	_ "embed" // the fixture's pom.xml
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -14,11 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lakehouse-go/lakehouse/catalog-rest/internal/jvm"
 )
 
 // fixturePOM lists the runtime classpath of Apache's reference server; it
@@ -34,9 +33,6 @@ const fixtureMain = "org.apache.iceberg.rest.RESTCatalogServer"
 // minJava is the oldest Java the fixture's Iceberg release (1.11) runs on.
 const minJava = 17
 
-// errNoMaven means the classpath is neither cached nor resolvable.
-var errNoMaven = errors.New("mvn is not on PATH and the reference server's classpath is not cached yet")
-
 // reference is Apache's reference REST catalog server running in a JVM.
 type reference struct {
 	cmd  *exec.Cmd
@@ -51,11 +47,11 @@ type reference struct {
 // JdbcCatalog on a SQLite file, strict mode), with a file:// warehouse under
 // dir, on a free loopback port, logging at warn level as our catalog does.
 func startReference(ctx context.Context, java, dir string) (*reference, error) {
-	java, major, err := findJava(ctx, java)
+	java, major, err := jvm.Find(ctx, java, minJava, jvm.Newest)
 	if err != nil {
 		return nil, err
 	}
-	jars, err := fixtureClasspath(ctx)
+	jars, err := jvm.Classpath(ctx, fixturePOM, filepath.Join("lakehouse", "catalogbench"))
 	if err != nil {
 		return nil, err
 	}
@@ -154,120 +150,6 @@ func (r *reference) stop() error {
 	}
 }
 
-// fixtureClasspath returns the jars of the reference server: a cached list
-// when one exists for this pom.xml, else Maven resolves it (downloading into
-// ~/.m2 on first use) and the list is cached.
-func fixtureClasspath(ctx context.Context) ([]string, error) {
-	sum := sha256.Sum256(fixturePOM)
-	cacheRoot, err := os.UserCacheDir()
-	if err != nil {
-		return nil, fmt.Errorf("finding the cache folder: %w", err)
-	}
-	cacheDir := filepath.Join(cacheRoot, "lakehouse", "catalogbench")
-	cached := filepath.Join(cacheDir, "classpath-"+hex.EncodeToString(sum[:8])+".txt")
-	if jars, err := readClasspath(cached); err == nil {
-		return jars, nil
-	}
-	mvn, err := exec.LookPath("mvn")
-	if err != nil {
-		return nil, errNoMaven
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the classpath cache: %w", err)
-	}
-	pom := filepath.Join(cacheDir, "pom-"+hex.EncodeToString(sum[:8])+".xml")
-	if err := os.WriteFile(pom, fixturePOM, 0o644); err != nil {
-		return nil, fmt.Errorf("writing the fixture's pom.xml: %w", err)
-	}
-	tmp := cached + ".tmp"
-	cmd := exec.CommandContext(ctx, mvn, "-B", "-q", "-f", pom, "dependency:build-classpath", "-Dmdep.outputFile="+tmp)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("resolving the reference server's classpath with %s: %w\n%s", mvn, err, lastLines(string(out), 40))
-	}
-	jars, err := readClasspath(tmp)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, cached); err != nil {
-		return nil, fmt.Errorf("caching the classpath: %w", err)
-	}
-	return jars, nil
-}
-
-// readClasspath reads a classpath file and checks that every jar exists.
-func readClasspath(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	jars := strings.Split(strings.TrimSpace(string(b)), string(os.PathListSeparator))
-	if len(jars) == 0 || jars[0] == "" {
-		return nil, fmt.Errorf("classpath %s is empty", path)
-	}
-	for _, j := range jars {
-		if _, err := os.Stat(j); err != nil {
-			return nil, fmt.Errorf("classpath %s: %w", path, err)
-		}
-	}
-	return jars, nil
-}
-
-// findJava returns java when set (checking it is minJava or newer), else
-// the newest installed Java that is minJava or newer, looking at JAVA_HOME,
-// /usr/lib/jvm and PATH: the newest JIT and collectors give the reference
-// its best showing.
-func findJava(ctx context.Context, java string) (string, int, error) {
-	if java != "" {
-		major, err := javaMajor(ctx, java)
-		if err != nil {
-			return "", 0, err
-		}
-		if major < minJava {
-			return "", 0, fmt.Errorf("%s is Java %d; the reference server needs %d or newer", java, major, minJava)
-		}
-		return java, major, nil
-	}
-	var candidates []string
-	if home := os.Getenv("JAVA_HOME"); home != "" {
-		candidates = append(candidates, filepath.Join(home, "bin", "java"))
-	}
-	homes, _ := filepath.Glob("/usr/lib/jvm/*/bin/java")
-	candidates = append(candidates, homes...)
-	if p, err := exec.LookPath("java"); err == nil {
-		candidates = append(candidates, p)
-	}
-	best, bestMajor := "", 0
-	for _, c := range candidates {
-		major, err := javaMajor(ctx, c)
-		if err == nil && major >= minJava && major > bestMajor {
-			best, bestMajor = c, major
-		}
-	}
-	if best == "" {
-		return "", 0, fmt.Errorf("no Java %d or newer found in JAVA_HOME, /usr/lib/jvm or PATH (checked %v); -java names one", minJava, candidates)
-	}
-	return best, bestMajor, nil
-}
-
-var javaVersionRE = regexp.MustCompile(`version "(\d+)(?:\.(\d+))?`)
-
-// javaMajor runs java -version and returns the major version.
-func javaMajor(ctx context.Context, java string) (int, error) {
-	out, err := exec.CommandContext(ctx, java, "-version").CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("running %s -version: %w", java, err)
-	}
-	m := javaVersionRE.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("reading the version of %s from %q", java, out)
-	}
-	major, _ := strconv.Atoi(string(m[1]))
-	if major == 1 && len(m[2]) > 0 { // 1.8 and older
-		major, _ = strconv.Atoi(string(m[2]))
-	}
-	return major, nil
-}
-
 // javaDescription is the runtime line of java -version, e.g. "OpenJDK
 // Runtime Environment Temurin-25.0.1+8 (build 25.0.1+8-LTS)".
 func javaDescription(ctx context.Context, java string, major int) string {
@@ -302,12 +184,4 @@ func tailFile(path string, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,22 +1,18 @@
 package rck_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lakehouse-go/lakehouse/catalog-rest/internal/jvm"
 )
 
 // The kit's suites, as the Iceberg release publishes them in the
@@ -53,16 +49,16 @@ func prepareKit(t *testing.T) *kit {
 		}
 		t.Skip("the REST Compatibility Kit cannot run: " + msg)
 	}
-	java, major, err := findJava(t.Context())
+	java, major, err := jvm.Find(t.Context(), os.Getenv("LAKEHOUSE_RCK_JAVA"), minJava, jvm.Oldest)
 	if err != nil {
 		unavailable("%v", err)
 	}
-	pom, err := filepath.Abs("pom.xml")
+	pom, err := os.ReadFile("pom.xml")
 	if err != nil {
-		t.Fatalf("resolving pom.xml: %v", err)
+		t.Fatalf("reading the kit's pom.xml: %v", err)
 	}
-	jars, err := kitClasspath(t.Context(), pom)
-	if errors.Is(err, errNoMaven) {
+	jars, err := jvm.Classpath(t.Context(), pom, filepath.Join("lakehouse", "rck"), "-Dmdep.includeScope=runtime")
+	if errors.Is(err, jvm.ErrNoMaven) {
 		unavailable("%v", err)
 	}
 	if err != nil {
@@ -145,160 +141,11 @@ func kitEnv() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CATALOG_") })
 }
 
-// findJava returns the java binary LAKEHOUSE_RCK_JAVA names, or else the
-// oldest installed Java that is minJava or newer (the kit's Iceberg release is
-// built and tested on 17 and 21), looking at JAVA_HOME, /usr/lib/jvm and PATH.
-func findJava(ctx context.Context) (string, int, error) {
-	if java := os.Getenv("LAKEHOUSE_RCK_JAVA"); java != "" {
-		major, err := javaMajor(ctx, java)
-		if err != nil {
-			return "", 0, fmt.Errorf("LAKEHOUSE_RCK_JAVA: %w", err)
-		}
-		if major < minJava {
-			return "", 0, fmt.Errorf("LAKEHOUSE_RCK_JAVA is Java %d; the kit needs %d or newer", major, minJava)
-		}
-		return java, major, nil
-	}
-	var candidates []string
-	if home := os.Getenv("JAVA_HOME"); home != "" {
-		candidates = append(candidates, filepath.Join(home, "bin", "java"))
-	}
-	homes, _ := filepath.Glob("/usr/lib/jvm/*/bin/java")
-	candidates = append(candidates, homes...)
-	if p, err := exec.LookPath("java"); err == nil {
-		candidates = append(candidates, p)
-	}
-	best, bestMajor := "", 0
-	var seen []string
-	for _, c := range candidates {
-		major, err := javaMajor(ctx, c)
-		if err != nil {
-			continue
-		}
-		seen = append(seen, fmt.Sprintf("%s (%d)", c, major))
-		if major >= minJava && (best == "" || major < bestMajor) {
-			best, bestMajor = c, major
-		}
-	}
-	if best == "" {
-		return "", 0, fmt.Errorf("no Java %d or newer found in JAVA_HOME, /usr/lib/jvm or PATH (found: %v)", minJava, seen)
-	}
-	return best, bestMajor, nil
-}
-
-var javaVersionRE = regexp.MustCompile(`version "(\d+)(?:\.(\d+))?`)
-
-// javaMajor runs java -version and returns the major version.
-func javaMajor(ctx context.Context, java string) (int, error) {
-	if _, err := os.Stat(java); err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, java, "-version").CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("running %s -version: %w", java, err)
-	}
-	m := javaVersionRE.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("reading the version of %s from %q", java, out)
-	}
-	major, _ := strconv.Atoi(string(m[1]))
-	if major == 1 && len(m[2]) > 0 { // 1.8 and older
-		major, _ = strconv.Atoi(string(m[2]))
-	}
-	return major, nil
-}
-
-var errNoMaven = errors.New("mvn is not on PATH and the kit's classpath is not cached yet")
-
-// kitClasspath returns the absolute paths of the jars pom lists with their
-// dependencies. The list is cached per pom.xml content in the user's cache
-// folder, so Maven runs (and downloads, into ~/.m2) only when pom.xml changes
-// or a jar went missing.
-func kitClasspath(ctx context.Context, pom string) ([]string, error) {
-	content, err := os.ReadFile(pom)
-	if err != nil {
-		return nil, fmt.Errorf("reading the kit's pom.xml: %w", err)
-	}
-	sum := sha256.Sum256(content)
-	cacheRoot, err := os.UserCacheDir()
-	if err != nil {
-		return nil, fmt.Errorf("finding the cache folder: %w", err)
-	}
-	cached := filepath.Join(cacheRoot, "lakehouse", "rck", "classpath-"+hex.EncodeToString(sum[:8])+".txt")
-	if jars, err := readClasspath(cached); err == nil {
-		return jars, nil
-	}
-	mvn, err := exec.LookPath("mvn")
-	if err != nil {
-		return nil, errNoMaven
-	}
-	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
-		return nil, fmt.Errorf("creating the classpath cache: %w", err)
-	}
-	tmp := cached + ".tmp"
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, mvn, "-B", "-q", "-f", pom,
-		"dependency:build-classpath", "-Dmdep.outputFile="+tmp, "-Dmdep.includeScope=runtime")
-	cmd.Dir = filepath.Dir(pom)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("resolving the kit's classpath with %s: %w\n%s", mvn, err, lastLines(string(out), 40))
-	}
-	jars, err := readClasspath(tmp)
-	if err != nil {
-		return nil, fmt.Errorf("reading the classpath Maven resolved: %w", err)
-	}
-	if err := os.Rename(tmp, cached); err != nil {
-		return nil, fmt.Errorf("caching the kit's classpath: %w", err)
-	}
-	// Lists for older versions of pom.xml are stale now.
-	old, _ := filepath.Glob(filepath.Join(filepath.Dir(cached), "classpath-*.txt"))
-	for _, o := range old {
-		if o != cached {
-			_ = os.Remove(o) // best effort: a leftover list is harmless
-		}
-	}
-	return jars, nil
-}
-
-// readClasspath reads a classpath file and checks that every jar exists.
-func readClasspath(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	jars := strings.Split(strings.TrimSpace(string(b)), string(os.PathListSeparator))
-	if len(jars) == 0 || jars[0] == "" {
-		return nil, fmt.Errorf("%s lists no jars", path)
-	}
-	for _, j := range jars {
-		if _, err := os.Stat(j); err != nil {
-			return nil, fmt.Errorf("classpath entry: %w", err)
-		}
-	}
-	return jars, nil
-}
-
 // tail returns the last n lines of a file, for error messages.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	return lastLines(string(b), n)
-}
-
-func lastLines(s string, n int) string {
-	var lines []string
-	sc := bufio.NewScanner(bytes.NewBufferString(s))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return jvm.LastLines(string(b), n)
 }

@@ -168,3 +168,16 @@ func NextLease(cur Lease, holder string, now time.Time, ttl time.Duration) (Leas
 	}
 	return next, nil
 }
+
+// AcquireResult is what a store's AcquireLease returns after its
+// transaction: the lease, the current holder's with ErrLeaseHeld, or the
+// error wrapped with the action.
+func AcquireResult(name string, got Lease, err error) (Lease, error) {
+	switch {
+	case err == nil:
+		return got, nil
+	case errors.Is(err, ErrLeaseHeld):
+		return got, err
+	}
+	return Lease{}, fmt.Errorf("acquiring lease %q: %w", name, err)
+}

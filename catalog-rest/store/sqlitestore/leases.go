@@ -38,13 +38,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 		got = next
 		return err
 	})
-	if err != nil {
-		if errors.Is(err, store.ErrLeaseHeld) {
-			return got, err
-		}
-		return store.Lease{}, fmt.Errorf("acquiring lease %q: %w", name, err)
-	}
-	return got, nil
+	return store.AcquireResult(name, got, err)
 }
 
 // ReleaseLease ends holder's lease if it still has it with that token;
