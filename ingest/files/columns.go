@@ -8,71 +8,64 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-)
 
-// cell is one converted value on its way into a column.
-type cell struct {
-	null bool
-	i    int64 // ints, dates (days), timestamps (microseconds)
-	f    float64
-	b    bool
-	s    string
-}
+	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
+)
 
 // column is one column of a text-based source: its kind and how its values
 // were decided, for the reasons of rejects.
 type column struct {
 	name string
-	kind kind
+	kind arrowfill.Kind
 	hint string // appended to conversion errors, e.g. "(inferred from the first 1000 records)"
 }
 
 // convertText converts one non-empty text value.
-func (c column) convertText(s string) (cell, error) {
-	var v cell
+func (c column) convertText(s string) (arrowfill.Cell, error) {
+	var v arrowfill.Cell
 	ok := true
 	switch c.kind {
-	case kBool:
-		v.b, ok = parseBool(s)
-	case kInt32, kInt64:
+	case arrowfill.Bool:
+		v.B, ok = parseBool(s)
+	case arrowfill.Int32, arrowfill.Int64:
 		bits := 64
-		if c.kind == kInt32 {
+		if c.kind == arrowfill.Int32 {
 			bits = 32
 		}
 		var err error
 		ok = isInteger(s)
 		if ok {
-			v.i, err = strconv.ParseInt(s, 10, bits)
+			v.I, err = strconv.ParseInt(s, 10, bits)
 			ok = err == nil
 		}
-	case kFloat32, kFloat64:
+	case arrowfill.Float32, arrowfill.Float64:
 		bits := 64
-		if c.kind == kFloat32 {
+		if c.kind == arrowfill.Float32 {
 			bits = 32
 		}
 		var err error
 		ok = isDecimal(s)
 		if ok {
-			v.f, err = strconv.ParseFloat(s, bits)
+			v.F, err = strconv.ParseFloat(s, bits)
 			ok = err == nil
 		}
-	case kDate:
+	case arrowfill.Date:
 		t, dok := parseDate(s)
-		ok, v.i = dok, t.Unix()/86400
-	case kTimestamp, kTimestampTZ:
+		ok, v.I = dok, t.Unix()/86400
+	case arrowfill.Timestamp, arrowfill.TimestampTZ:
 		t, zoned, tok := parseTimestamp(s)
-		if tok && zoned != (c.kind == kTimestampTZ) {
+		if tok && zoned != (c.kind == arrowfill.TimestampTZ) {
 			if zoned {
 				return v, fmt.Errorf("column %q: %s carries a zone, the column is a timestamp without zone%s", c.name, quote(s), c.hint)
 			}
 			return v, fmt.Errorf("column %q: %s has no zone, the column is a timestamp with zone%s", c.name, quote(s), c.hint)
 		}
-		ok, v.i = tok, t.UnixMicro()
+		ok, v.I = tok, t.UnixMicro()
 	default:
 		if !utf8.ValidString(s) {
 			return v, fmt.Errorf("column %q: value is not valid UTF-8", c.name)
 		}
-		v.s = s
+		v.S = s
 	}
 	if !ok {
 		return v, fmt.Errorf("column %q: %s is not a valid %s%s", c.name, quote(s), c.kind, c.hint)
@@ -103,32 +96,8 @@ func newRowBuilder(mem memory.Allocator, sc *arrow.Schema, cols []column) *rowBu
 }
 
 // add appends one row; cells are column for column.
-func (r *rowBuilder) add(cells []cell, position string) {
-	for i, v := range cells {
-		fb := r.rb.Field(i)
-		if v.null {
-			fb.AppendNull()
-			continue
-		}
-		switch b := fb.(type) {
-		case *array.BooleanBuilder:
-			b.Append(v.b)
-		case *array.Int32Builder:
-			b.Append(int32(v.i))
-		case *array.Int64Builder:
-			b.Append(v.i)
-		case *array.Float32Builder:
-			b.Append(float32(v.f))
-		case *array.Float64Builder:
-			b.Append(v.f)
-		case *array.Date32Builder:
-			b.Append(arrow.Date32(v.i))
-		case *array.TimestampBuilder:
-			b.Append(arrow.Timestamp(v.i))
-		case *array.StringBuilder:
-			b.Append(v.s)
-		}
-	}
+func (r *rowBuilder) add(cells []arrowfill.Cell, position string) {
+	arrowfill.Append(r.rb, cells)
 	r.positions = append(r.positions, position)
 	r.rows++
 }
@@ -150,7 +119,7 @@ func (r *rowBuilder) release() { r.rb.Release() }
 func columnsFor(sc *arrow.Schema) ([]column, error) {
 	cols := make([]column, sc.NumFields())
 	for i, f := range sc.Fields() {
-		k, err := kindOf(f.Type)
+		k, err := arrowfill.KindOf(f.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", f.Name, err)
 		}
@@ -166,7 +135,7 @@ func inferredSchema(names []string, masks []uint16, sampled int) (*arrow.Schema,
 	hint := fmt.Sprintf(" (type inferred from the first %d records)", sampled)
 	for i, n := range names {
 		k := inferKind(masks[i])
-		fields[i] = arrow.Field{Name: n, Type: k.arrowType(), Nullable: true}
+		fields[i] = arrow.Field{Name: n, Type: k.ArrowType(), Nullable: true}
 		cols[i] = column{name: n, kind: k, hint: hint}
 	}
 	return arrow.NewSchema(fields, nil), cols

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
 )
 
 // csvState is the resumable position of a CSV source.
@@ -32,7 +33,7 @@ type csvSource struct {
 	colOf   []int       // header position → schema column
 	pending []csvRecord // read for inference, not yet returned
 	rows    *rowBuilder
-	cells   []cell
+	cells   []arrowfill.Cell
 	opts    Options
 	state   csvState
 	done    bool
@@ -77,7 +78,7 @@ func openCSV(path string, comma byte, declared *arrow.Schema, resume json.RawMes
 		return nil, err
 	}
 	s.rows = newRowBuilder(memory.DefaultAllocator, s.schema, s.cols)
-	s.cells = make([]cell, len(s.cols))
+	s.cells = make([]arrowfill.Cell, len(s.cols))
 	return s, nil
 }
 
@@ -221,7 +222,7 @@ func (s *csvSource) convert(rec csvRecord) string {
 		return fmt.Sprintf("%d fields, the header has %d", len(rec.fields), len(s.colOf))
 	}
 	for i := range s.cells {
-		s.cells[i] = cell{null: true}
+		s.cells[i] = arrowfill.Cell{Null: true}
 	}
 	for i, v := range rec.fields {
 		if v == "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
 	"github.com/lakehouse-go/lakehouse/ingest/internal/jsonobject"
 )
 
@@ -32,7 +33,7 @@ type jsonSource struct {
 	unknown string // why a field without a column is one, for reasons
 	pending []jsonElem
 	rows    *rowBuilder
-	cells   []cell
+	cells   []arrowfill.Cell
 	opts    Options
 	state   jsonState
 	done    bool
@@ -66,7 +67,7 @@ func openJSON(path string, format Format, declared *arrow.Schema, resume json.Ra
 		return nil, err
 	}
 	s.rows = newRowBuilder(memory.DefaultAllocator, s.schema, s.cols)
-	s.cells = make([]cell, len(s.cols))
+	s.cells = make([]arrowfill.Cell, len(s.cols))
 	return s, nil
 }
 
@@ -240,7 +241,7 @@ func (s *jsonSource) convert(e jsonElem) string {
 		return err.Error()
 	}
 	for i := range s.cells {
-		s.cells[i] = cell{null: true}
+		s.cells[i] = arrowfill.Cell{Null: true}
 	}
 	for i, k := range keys {
 		ci, ok := s.index[k]
@@ -268,16 +269,16 @@ func jsonMask(v json.RawMessage) uint16 {
 		if json.Unmarshal(v, &s) != nil || s == "" {
 			return anyKind
 		}
-		return textMask(s) & (bit(kDate) | bit(kTimestamp) | bit(kTimestampTZ) | bit(kString))
+		return textMask(s) & (bit(arrowfill.Date) | bit(arrowfill.Timestamp) | bit(arrowfill.TimestampTZ) | bit(arrowfill.String))
 	case 't', 'f':
-		return bit(kBool) | bit(kString)
+		return bit(arrowfill.Bool) | bit(arrowfill.String)
 	case '{', '[':
-		return bit(kString)
+		return bit(arrowfill.String)
 	}
-	m := bit(kString) | bit(kFloat64)
+	m := bit(arrowfill.String) | bit(arrowfill.Float64)
 	if lit := string(v); isInteger(lit) {
 		if _, err := strconv.ParseInt(lit, 10, 64); err == nil {
-			m |= bit(kInt64)
+			m |= bit(arrowfill.Int64)
 		}
 	}
 	return m
@@ -286,45 +287,45 @@ func jsonMask(v json.RawMessage) uint16 {
 // convertJSON converts one JSON value. Strings are read like CSV text, so
 // "42" fills an integer column; an empty string is null outside string
 // columns.
-func (c column) convertJSON(v json.RawMessage) (cell, error) {
+func (c column) convertJSON(v json.RawMessage) (arrowfill.Cell, error) {
 	switch v[0] {
 	case 'n':
-		return cell{null: true}, nil
+		return arrowfill.Cell{Null: true}, nil
 	case '"':
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return cell{}, fmt.Errorf("column %q: %w", c.name, err)
+			return arrowfill.Cell{}, fmt.Errorf("column %q: %w", c.name, err)
 		}
-		if c.kind == kString {
-			return cell{s: s}, nil
+		if c.kind == arrowfill.String {
+			return arrowfill.Cell{S: s}, nil
 		}
 		if s == "" {
-			return cell{null: true}, nil
+			return arrowfill.Cell{Null: true}, nil
 		}
 		return c.convertText(s)
 	case 't', 'f':
 		switch c.kind {
-		case kBool:
-			return cell{b: v[0] == 't'}, nil
-		case kString:
-			return cell{s: string(v)}, nil
+		case arrowfill.Bool:
+			return arrowfill.Cell{B: v[0] == 't'}, nil
+		case arrowfill.String:
+			return arrowfill.Cell{S: string(v)}, nil
 		}
-		return cell{}, fmt.Errorf("column %q: %s is a boolean, the column is %s%s", c.name, v, c.kind, c.hint)
+		return arrowfill.Cell{}, fmt.Errorf("column %q: %s is a boolean, the column is %s%s", c.name, v, c.kind, c.hint)
 	case '{', '[':
-		if c.kind == kString {
+		if c.kind == arrowfill.String {
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, v); err != nil {
-				return cell{}, fmt.Errorf("column %q: %w", c.name, err)
+				return arrowfill.Cell{}, fmt.Errorf("column %q: %w", c.name, err)
 			}
-			return cell{s: buf.String()}, nil
+			return arrowfill.Cell{S: buf.String()}, nil
 		}
-		return cell{}, fmt.Errorf("column %q: an object or array cannot fill a %s column%s", c.name, c.kind, c.hint)
+		return arrowfill.Cell{}, fmt.Errorf("column %q: an object or array cannot fill a %s column%s", c.name, c.kind, c.hint)
 	}
 	switch c.kind {
-	case kString:
-		return cell{s: string(v)}, nil
-	case kInt32, kInt64, kFloat32, kFloat64:
+	case arrowfill.String:
+		return arrowfill.Cell{S: string(v)}, nil
+	case arrowfill.Int32, arrowfill.Int64, arrowfill.Float32, arrowfill.Float64:
 		return c.convertText(string(v))
 	}
-	return cell{}, fmt.Errorf("column %q: %s is a number, the column is %s%s", c.name, v, c.kind, c.hint)
+	return arrowfill.Cell{}, fmt.Errorf("column %q: %s is a number, the column is %s%s", c.name, v, c.kind, c.hint)
 }

@@ -1,136 +1,57 @@
 package files
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
 )
-
-// kind is a column type text values can be converted to.
-type kind uint8
-
-const (
-	kBool kind = iota
-	kInt32
-	kInt64
-	kFloat32
-	kFloat64
-	kDate
-	kTimestamp   // without zone: Iceberg timestamp
-	kTimestampTZ // with zone, stored as UTC: Iceberg timestamptz
-	kString
-	numKinds
-)
-
-func (k kind) String() string {
-	return [...]string{"bool", "int32", "int64", "float32", "float64", "date", "timestamp", "timestamp with zone", "string"}[k]
-}
 
 // inferOrder is the preference among the kinds inference chooses from: the
 // first kind every sampled value converts to wins.
-var inferOrder = [...]kind{kBool, kInt64, kFloat64, kDate, kTimestamp, kTimestampTZ, kString}
+var inferOrder = [...]arrowfill.Kind{arrowfill.Bool, arrowfill.Int64, arrowfill.Float64, arrowfill.Date, arrowfill.Timestamp, arrowfill.TimestampTZ, arrowfill.String}
 
-func bit(k kind) uint16 { return 1 << k }
+func bit(k arrowfill.Kind) uint16 { return 1 << k }
 
 // anyKind is the mask of a value that constrains nothing (a null).
-const anyKind = uint16(1)<<numKinds - 1
+const anyKind = uint16(1)<<arrowfill.NumKinds - 1
 
 // inferKind picks the kind for a column whose sampled values all fit mask.
 // A column without a value in the sample is a string column.
-func inferKind(mask uint16) kind {
+func inferKind(mask uint16) arrowfill.Kind {
 	if mask == anyKind {
-		return kString
+		return arrowfill.String
 	}
 	for _, k := range inferOrder {
 		if mask&bit(k) != 0 {
 			return k
 		}
 	}
-	return kString
-}
-
-var (
-	utcMicros   = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-	localMicros = &arrow.TimestampType{Unit: arrow.Microsecond}
-)
-
-func (k kind) arrowType() arrow.DataType {
-	switch k {
-	case kBool:
-		return arrow.FixedWidthTypes.Boolean
-	case kInt32:
-		return arrow.PrimitiveTypes.Int32
-	case kInt64:
-		return arrow.PrimitiveTypes.Int64
-	case kFloat32:
-		return arrow.PrimitiveTypes.Float32
-	case kFloat64:
-		return arrow.PrimitiveTypes.Float64
-	case kDate:
-		return arrow.FixedWidthTypes.Date32
-	case kTimestamp:
-		return localMicros
-	case kTimestampTZ:
-		return utcMicros
-	default:
-		return arrow.BinaryTypes.String
-	}
-}
-
-// kindOf maps a declared column type to the kind that fills it.
-func kindOf(t arrow.DataType) (kind, error) {
-	switch t.ID() {
-	case arrow.BOOL:
-		return kBool, nil
-	case arrow.INT32:
-		return kInt32, nil
-	case arrow.INT64:
-		return kInt64, nil
-	case arrow.FLOAT32:
-		return kFloat32, nil
-	case arrow.FLOAT64:
-		return kFloat64, nil
-	case arrow.DATE32:
-		return kDate, nil
-	case arrow.STRING:
-		return kString, nil
-	case arrow.TIMESTAMP:
-		ts := t.(*arrow.TimestampType)
-		if ts.Unit != arrow.Microsecond {
-			break
-		}
-		if ts.TimeZone == "" {
-			return kTimestamp, nil
-		}
-		return kTimestampTZ, nil
-	}
-	return 0, fmt.Errorf("type %s cannot be filled from text values", t)
+	return arrowfill.String
 }
 
 // textMask is the set of inferable kinds the text s converts to. s is not
 // empty.
 func textMask(s string) uint16 {
-	m := bit(kString)
+	m := bit(arrowfill.String)
 	if _, ok := parseBool(s); ok {
-		m |= bit(kBool)
+		m |= bit(arrowfill.Bool)
 	}
 	if isInteger(s) {
 		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
-			m |= bit(kInt64)
+			m |= bit(arrowfill.Int64)
 		}
 	}
 	if isDecimal(s) {
-		m |= bit(kFloat64)
+		m |= bit(arrowfill.Float64)
 	}
 	if _, ok := parseDate(s); ok {
-		m |= bit(kDate) | bit(kTimestamp)
+		m |= bit(arrowfill.Date) | bit(arrowfill.Timestamp)
 	} else if _, zoned, ok := parseTimestamp(s); ok {
 		if zoned {
-			m |= bit(kTimestampTZ)
+			m |= bit(arrowfill.TimestampTZ)
 		} else {
-			m |= bit(kTimestamp)
+			m |= bit(arrowfill.Timestamp)
 		}
 	}
 	return m

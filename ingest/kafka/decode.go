@@ -13,71 +13,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
 	"github.com/lakehouse-go/lakehouse/ingest/internal/jsonobject"
 )
 
-// kind is a column type JSON values fill.
-type kind uint8
-
-const (
-	kBool kind = iota
-	kInt32
-	kInt64
-	kFloat32
-	kFloat64
-	kDate
-	kTimestamp   // without zone
-	kTimestampTZ // with zone, stored as UTC
-	kString
-)
-
-func (k kind) String() string {
-	return [...]string{"bool", "int32", "int64", "float32", "float64", "date", "timestamp", "timestamp with zone", "string"}[k]
-}
-
-var utcMicros = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-
-func kindOf(t arrow.DataType) (kind, error) {
-	switch t.ID() {
-	case arrow.BOOL:
-		return kBool, nil
-	case arrow.INT32:
-		return kInt32, nil
-	case arrow.INT64:
-		return kInt64, nil
-	case arrow.FLOAT32:
-		return kFloat32, nil
-	case arrow.FLOAT64:
-		return kFloat64, nil
-	case arrow.DATE32:
-		return kDate, nil
-	case arrow.STRING:
-		return kString, nil
-	case arrow.TIMESTAMP:
-		ts := t.(*arrow.TimestampType)
-		if ts.Unit != arrow.Microsecond {
-			break
-		}
-		if ts.TimeZone == "" {
-			return kTimestamp, nil
-		}
-		return kTimestampTZ, nil
-	}
-	return 0, fmt.Errorf("type %s cannot be filled from JSON values (want bool, int32, int64, float32, float64, date32, string or timestamp[us])", t)
-}
-
-// cell is one converted value.
-type cell struct {
-	null bool
-	i    int64 // ints, dates (days), timestamps (microseconds)
-	f    float64
-	b    bool
-	s    string
-}
-
+// column is one column a record's JSON fields fill.
 type column struct {
 	name     string
-	kind     kind
+	kind     arrowfill.Kind
 	nullable bool
 }
 
@@ -88,7 +31,7 @@ type decoder struct {
 	full   *arrow.Schema // with the lineage columns: the table's
 	cols   []column
 	index  map[string]int
-	cells  []cell
+	cells  []arrowfill.Cell
 }
 
 func newDecoder(sc *arrow.Schema) (*decoder, error) {
@@ -96,9 +39,9 @@ func newDecoder(sc *arrow.Schema) (*decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{schema: sc, full: full, index: map[string]int{}, cells: make([]cell, sc.NumFields())}
+	d := &decoder{schema: sc, full: full, index: map[string]int{}, cells: make([]arrowfill.Cell, sc.NumFields())}
 	for i, f := range sc.Fields() {
-		k, err := kindOf(f.Type)
+		k, err := arrowfill.KindOf(f.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", f.Name, err)
 		}
@@ -116,7 +59,7 @@ func (d *decoder) decode(value []byte) string {
 		return err.Error()
 	}
 	for i := range d.cells {
-		d.cells[i] = cell{null: true}
+		d.cells[i] = arrowfill.Cell{Null: true}
 	}
 	for i, k := range keys {
 		ci, ok := d.index[k]
@@ -130,7 +73,7 @@ func (d *decoder) decode(value []byte) string {
 		d.cells[ci] = c
 	}
 	for i, c := range d.cols {
-		if !c.nullable && d.cells[i].null {
+		if !c.nullable && d.cells[i].Null {
 			return fmt.Sprintf("field %q is missing or null, the column is required", c.name)
 		}
 	}
@@ -138,33 +81,7 @@ func (d *decoder) decode(value []byte) string {
 }
 
 // append adds d.cells as a row to the first fields of rb.
-func (d *decoder) append(rb *array.RecordBuilder) {
-	for i, v := range d.cells {
-		fb := rb.Field(i)
-		if v.null {
-			fb.AppendNull()
-			continue
-		}
-		switch b := fb.(type) {
-		case *array.BooleanBuilder:
-			b.Append(v.b)
-		case *array.Int32Builder:
-			b.Append(int32(v.i))
-		case *array.Int64Builder:
-			b.Append(v.i)
-		case *array.Float32Builder:
-			b.Append(float32(v.f))
-		case *array.Float64Builder:
-			b.Append(v.f)
-		case *array.Date32Builder:
-			b.Append(arrow.Date32(v.i))
-		case *array.TimestampBuilder:
-			b.Append(arrow.Timestamp(v.i))
-		case *array.StringBuilder:
-			b.Append(v.s)
-		}
-	}
-}
+func (d *decoder) append(rb *array.RecordBuilder) { arrowfill.Append(rb, d.cells) }
 
 // objectFields splits a JSON object into its top-level keys and raw
 // values, in order. A Kafka value may be empty or carry invalid UTF-8,
@@ -182,52 +99,52 @@ func objectFields(raw []byte) ([]string, []json.RawMessage, error) {
 // convert converts one JSON value. Numbers fill numeric columns only,
 // strings fill strings, dates and timestamps; a string column takes any
 // value as its JSON text (objects and arrays compacted).
-func (c column) convert(v json.RawMessage) (cell, error) {
+func (c column) convert(v json.RawMessage) (arrowfill.Cell, error) {
 	switch v[0] {
 	case 'n':
-		return cell{null: true}, nil
+		return arrowfill.Cell{Null: true}, nil
 	case 't', 'f':
 		switch c.kind {
-		case kBool:
-			return cell{b: v[0] == 't'}, nil
-		case kString:
-			return cell{s: string(v)}, nil
+		case arrowfill.Bool:
+			return arrowfill.Cell{B: v[0] == 't'}, nil
+		case arrowfill.String:
+			return arrowfill.Cell{S: string(v)}, nil
 		}
 	case '"':
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return cell{}, fmt.Errorf("field %q: %w", c.name, err)
+			return arrowfill.Cell{}, fmt.Errorf("field %q: %w", c.name, err)
 		}
 		return c.text(s)
 	case '{', '[':
-		if c.kind == kString {
+		if c.kind == arrowfill.String {
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, v); err != nil {
-				return cell{}, fmt.Errorf("field %q: %w", c.name, err)
+				return arrowfill.Cell{}, fmt.Errorf("field %q: %w", c.name, err)
 			}
-			return cell{s: buf.String()}, nil
+			return arrowfill.Cell{S: buf.String()}, nil
 		}
 	default:
-		if c.kind == kString {
-			return cell{s: string(v)}, nil
+		if c.kind == arrowfill.String {
+			return arrowfill.Cell{S: string(v)}, nil
 		}
 		return c.number(string(v))
 	}
-	return cell{}, fmt.Errorf("field %q: %s is not a %s", c.name, short(string(v)), c.kind)
+	return arrowfill.Cell{}, fmt.Errorf("field %q: %s is not a %s", c.name, short(string(v)), c.kind)
 }
 
-func (c column) number(n string) (cell, error) {
-	var v cell
+func (c column) number(n string) (arrowfill.Cell, error) {
+	var v arrowfill.Cell
 	var err error
 	switch c.kind {
-	case kInt32:
-		v.i, err = strconv.ParseInt(n, 10, 32)
-	case kInt64:
-		v.i, err = strconv.ParseInt(n, 10, 64)
-	case kFloat32:
-		v.f, err = strconv.ParseFloat(n, 32)
-	case kFloat64:
-		v.f, err = strconv.ParseFloat(n, 64)
+	case arrowfill.Int32:
+		v.I, err = strconv.ParseInt(n, 10, 32)
+	case arrowfill.Int64:
+		v.I, err = strconv.ParseInt(n, 10, 64)
+	case arrowfill.Float32:
+		v.F, err = strconv.ParseFloat(n, 32)
+	case arrowfill.Float64:
+		v.F, err = strconv.ParseFloat(n, 64)
 	default:
 		err = errors.New("a number")
 	}
@@ -237,27 +154,27 @@ func (c column) number(n string) (cell, error) {
 	return v, nil
 }
 
-func (c column) text(s string) (cell, error) {
+func (c column) text(s string) (arrowfill.Cell, error) {
 	switch c.kind {
-	case kString:
-		return cell{s: s}, nil
-	case kDate:
+	case arrowfill.String:
+		return arrowfill.Cell{S: s}, nil
+	case arrowfill.Date:
 		if t, err := time.Parse(time.DateOnly, s); err == nil {
-			return cell{i: t.Unix() / 86400}, nil
+			return arrowfill.Cell{I: t.Unix() / 86400}, nil
 		}
-	case kTimestamp, kTimestampTZ:
+	case arrowfill.Timestamp, arrowfill.TimestampTZ:
 		t, zoned, ok := parseTimestamp(s)
-		if ok && zoned == (c.kind == kTimestampTZ) {
-			return cell{i: t.UnixMicro()}, nil
+		if ok && zoned == (c.kind == arrowfill.TimestampTZ) {
+			return arrowfill.Cell{I: t.UnixMicro()}, nil
 		}
 		if ok && zoned {
-			return cell{}, fmt.Errorf("field %q: %s carries a zone, the column is a timestamp without zone", c.name, short(s))
+			return arrowfill.Cell{}, fmt.Errorf("field %q: %s carries a zone, the column is a timestamp without zone", c.name, short(s))
 		}
 		if ok {
-			return cell{}, fmt.Errorf("field %q: %s has no zone, the column is a timestamp with zone", c.name, short(s))
+			return arrowfill.Cell{}, fmt.Errorf("field %q: %s has no zone, the column is a timestamp with zone", c.name, short(s))
 		}
 	}
-	return cell{}, fmt.Errorf("field %q: %s is not a valid %s", c.name, short(strconv.Quote(s)), c.kind)
+	return arrowfill.Cell{}, fmt.Errorf("field %q: %s is not a valid %s", c.name, short(strconv.Quote(s)), c.kind)
 }
 
 var (
@@ -371,7 +288,7 @@ func inferred(mask uint8) arrow.DataType {
 	case mask&mFloat != 0:
 		return arrow.PrimitiveTypes.Float64
 	case mask&mTimestampTZ != 0:
-		return utcMicros
+		return arrowfill.TimestampTZ.ArrowType()
 	}
 	return arrow.BinaryTypes.String
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
 )
 
 func clickSchema() *arrow.Schema {
@@ -17,7 +19,7 @@ func clickSchema() *arrow.Schema {
 		{Name: "price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 		{Name: "mobile", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
-		{Name: "ts", Type: utcMicros, Nullable: true},
+		{Name: "ts", Type: arrowfill.TimestampTZ.ArrowType(), Nullable: true},
 		{Name: "local", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
 	}, nil)
 }

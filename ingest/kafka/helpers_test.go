@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
 )
 
 // newCluster starts an in-process Kafka (kfake) on loopback with one topic.
@@ -40,7 +41,7 @@ func eventSchema() *arrow.Schema {
 		{Name: "page", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 		{Name: "qty", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "ts", Type: utcMicros, Nullable: true},
+		{Name: "ts", Type: arrowfill.TimestampTZ.ArrowType(), Nullable: true},
 		{Name: "mobile", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 	}, nil)
 }
