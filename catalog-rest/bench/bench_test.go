@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,39 +69,6 @@ func TestMeasureCountsSuccessesAndErrorsSeparately(t *testing.T) {
 	}
 	if res.Elapsed < 50*time.Millisecond {
 		t.Errorf("elapsed %v, want at least the 50ms asked for", res.Elapsed)
-	}
-}
-
-func TestUpdateMarkdownFile(t *testing.T) {
-	tests := []struct {
-		name, old, want string
-	}{
-		{"a missing file gets a heading and the section", "",
-			"# Benchmarks\n\n## Catalog\n\n" + markBegin + "\nnew\n" + markEnd + "\n"},
-		{"a file without markers gets the section at its end", "# Benchmarks\n\nIngest: fast.\n",
-			"# Benchmarks\n\nIngest: fast.\n\n## Catalog\n\n" + markBegin + "\nnew\n" + markEnd + "\n"},
-		{"only the text between the markers is replaced", "# B\n\n## Catalog\n\nkept\n" + markBegin + "\nold\n" + markEnd + "\ntail\n",
-			"# B\n\n## Catalog\n\nkept\n" + markBegin + "\nnew\n" + markEnd + "\ntail\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
-			if tt.old != "" {
-				if err := os.WriteFile(path, []byte(tt.old), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := UpdateMarkdownFile(path, "new\n"); err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
-			}
-		})
 	}
 }
 

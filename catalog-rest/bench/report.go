@@ -1,12 +1,8 @@
 package bench
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -296,35 +292,4 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
-}
-
-// The markers around the generated part of BENCHMARKS.md's catalog section.
-const (
-	markBegin = "<!-- catalogbench:begin -->"
-	markEnd   = "<!-- catalogbench:end -->"
-)
-
-// UpdateMarkdownFile puts body between the catalogbench markers in path,
-// leaving the rest of the file as it is. A file without markers gets a
-// "## Catalog" section at its end; a missing file is created.
-func UpdateMarkdownFile(path, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	region := markBegin + "\n" + strings.TrimRight(body, "\n") + "\n" + markEnd
-	var out []byte
-	i, j := bytes.Index(old, []byte(markBegin)), bytes.Index(old, []byte(markEnd))
-	switch {
-	case i >= 0 && j > i:
-		out = slices.Concat(old[:i], []byte(region), old[j+len(markEnd):])
-	case len(old) == 0:
-		out = []byte("# Benchmarks\n\n## Catalog\n\n" + region + "\n")
-	default:
-		out = slices.Concat(bytes.TrimRight(old, "\n"), []byte("\n\n## Catalog\n\n"+region+"\n"))
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 )
@@ -119,32 +117,6 @@ func met(ok bool) string {
 		return "**met**"
 	}
 	return "**not met**"
-}
-
-const (
-	beginMarker = "<!-- ingestbench:begin -->"
-	endMarker   = "<!-- ingestbench:end -->"
-)
-
-// WriteMarkdown replaces what lies between the ingestbench markers in path
-// with md; without markers it appends an Ingest section holding them.
-func WriteMarkdown(path, md string) error {
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	block := beginMarker + "\n" + md + endMarker
-	var out []byte
-	i, j := bytes.Index(old, []byte(beginMarker)), bytes.Index(old, []byte(endMarker))
-	if i >= 0 && j > i {
-		out = append(append(append([]byte{}, old[:i]...), block...), old[j+len(endMarker):]...)
-	} else {
-		out = append(bytes.TrimRight(old, "\n"), "\n\n## Ingest\n\n"+block+"\n"...)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // PrintTable writes the Markdown to w; it reads as a table on a terminal too.

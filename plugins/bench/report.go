@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -11,11 +9,6 @@ import (
 
 // Goal is the share of the in-process rate the plugin must reach.
 const Goal = 0.80
-
-const (
-	beginMarker = "<!-- pluginbench:begin -->"
-	endMarker   = "<!-- pluginbench:end -->"
-)
 
 func rate(rows int64, r Result, plugin bool) float64 {
 	d := r.InProcess
@@ -57,27 +50,6 @@ func (r Result) Markdown() string {
 		fmt.Fprintf(&b, "\nLanding, plugin / in-process: %.0f %%.\n", 100*r.LandInProcess.Seconds()/r.LandPlugin.Seconds())
 	}
 	return b.String()
-}
-
-// WriteMarkdown replaces what lies between the pluginbench markers in path
-// with md; without markers it appends a Plugins section holding them.
-func WriteMarkdown(path, md string) error {
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	block := beginMarker + "\n" + md + endMarker
-	var out []byte
-	i, j := bytes.Index(old, []byte(beginMarker)), bytes.Index(old, []byte(endMarker))
-	if i >= 0 && j > i {
-		out = append(append(append([]byte{}, old[:i]...), block...), old[j+len(endMarker):]...)
-	} else {
-		out = append(bytes.TrimRight(old, "\n"), "\n\n## Plugins\n\n"+block+"\n"...)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 func runs(ds []time.Duration) string {

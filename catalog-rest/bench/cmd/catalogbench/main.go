@@ -27,6 +27,7 @@ import (
 	"syscall"
 
 	"github.com/lakehouse-go/lakehouse/catalog-rest/bench"
+	"github.com/lakehouse-go/lakehouse/lakehouse/benchmd"
 )
 
 func main() {
@@ -87,7 +88,7 @@ func run(args []string) error {
 		return err
 	}
 	if *out != "" {
-		if err := bench.UpdateMarkdownFile(*out, rep.Markdown()); err != nil {
+		if err := benchmd.WriteSection(*out, "catalogbench", "Catalog", rep.Markdown()); err != nil {
 			return err
 		}
 		logger.Info("results written", "file", *out)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/bench"
+	"github.com/lakehouse-go/lakehouse/lakehouse/benchmd"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
@@ -141,7 +142,7 @@ func run(ctx context.Context, logger *slog.Logger, c config, args string) (err e
 	if c.out == "" {
 		return nil
 	}
-	return bench.WriteMarkdown(c.out, r.Markdown())
+	return benchmd.WriteSection(c.out, "ingestbench", "Ingest", r.Markdown())
 }
 
 func bulk(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, c config, uri, tmp, name string, d *bench.Dataset, r *bench.Run) (bench.BulkResult, error) {

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 
+	"github.com/lakehouse-go/lakehouse/lakehouse/benchmd"
 	"github.com/lakehouse-go/lakehouse/plugins/bench"
 )
 
@@ -53,7 +54,7 @@ func run() int {
 	md := res.Markdown()
 	fmt.Print(md)
 	if *out != "" {
-		if err := bench.WriteMarkdown(*out, md); err != nil {
+		if err := benchmd.WriteSection(*out, "pluginbench", "Plugins", md); err != nil {
 			fmt.Fprintln(os.Stderr, "pluginbench:", err)
 			return 1
 		}
