@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go/table"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/files"
@@ -405,7 +406,7 @@ func loadPipelines(path, stateDir string) ([]pipeline.Pipeline, error) {
 
 // startPipelines runs pls against the catalog at uri in a goroutine; stop
 // ends them and waits until they have flushed what they hold.
-func startPipelines(ctx context.Context, logger *slog.Logger, uri, metricsAddr string, pls []pipeline.Pipeline) (stop func(), err error) {
+func startPipelines(ctx context.Context, logger *slog.Logger, uri string, reg prometheus.Registerer, pls []pipeline.Pipeline) (stop func(), err error) {
 	if len(pls) == 0 {
 		return func() {}, nil
 	}
@@ -414,11 +415,6 @@ func startPipelines(ctx context.Context, logger *slog.Logger, uri, metricsAddr s
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	reg, err := serveMetrics(ctx, logger, metricsAddr)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

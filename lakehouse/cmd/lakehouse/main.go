@@ -26,6 +26,8 @@ func commands() []command {
 		{"trino", "install or run the managed Trino (trino install | trino run)", runTrino},
 		{"sql", "run a SQL statement on Trino and print the result", runSQL},
 		{"ingest", "land data: ingest files / run / status / backfill (pipelines in YAML)", runIngest},
+		{"plugin", "connector plugins: install / list / check / discover / run", runPlugin},
+		{"compact", "maintain zone tables: compact status / plan / run / serve (policies in YAML)", runCompact},
 	}
 }
 

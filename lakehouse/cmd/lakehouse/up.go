@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/generator"
 	"github.com/lakehouse-go/lakehouse/ingest/pipeline"
@@ -27,6 +29,7 @@ type upFlags struct {
 	orders      int
 	pipelines   string
 	metricsAddr string
+	compaction  compactionFlags
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, withTrino bool) {
@@ -41,7 +44,8 @@ func (f *upFlags) register(fs *flag.FlagSet, withTrino bool) {
 		fs.BoolVar(&f.noSample, "no-sample", false, "do not land the generated sample data in raw")
 		fs.IntVar(&f.orders, "orders", generator.DefaultSpec().Orders, "orders in the generated sample data")
 		fs.StringVar(&f.pipelines, "pipelines", "", "ingestion pipelines file (YAML) to run once the stack is ready")
-		fs.StringVar(&f.metricsAddr, "metrics-addr", defaultMetricsAddr, "with --pipelines, serve their Prometheus metrics at http://ADDR/metrics (\"\" turns it off)")
+		fs.StringVar(&f.metricsAddr, "metrics-addr", defaultMetricsAddr, "serve the pipelines' and compaction's Prometheus metrics at http://ADDR/metrics (\"\" turns it off)")
+		f.compaction.register(fs)
 	}
 }
 
@@ -65,6 +69,10 @@ func runUp(ctx context.Context, logger *slog.Logger, args []string, stdout io.Wr
 	}
 	began := time.Now()
 	pls, err := loadPipelines(f.pipelines, f.stack.StateDir)
+	if err != nil {
+		return err
+	}
+	compactionPolicy, err := f.compaction.load()
 	if err != nil {
 		return err
 	}
@@ -110,11 +118,22 @@ func runUp(ctx context.Context, logger *slog.Logger, args []string, stdout io.Wr
 		return err
 	}
 	printBanner(stdout, lake, tr, stats, f.pipelines, pls, time.Since(began))
-	stopPipelines, err := startPipelines(ctx, logger, lake.CatalogURL(), f.metricsAddr, pls)
+	var reg *prometheus.Registry
+	if len(pls) > 0 || compactionPolicy != nil {
+		if reg, err = serveMetrics(ctx, logger, f.metricsAddr); err != nil {
+			return err
+		}
+	}
+	stopPipelines, err := startPipelines(ctx, logger, lake.CatalogURL(), reg, pls)
 	if err != nil {
 		return err
 	}
 	defer stopPipelines()
+	stopCompaction, err := startCompaction(ctx, logger, reg, lake.CatalogURL(), compactionPolicy)
+	if err != nil {
+		return err
+	}
+	defer stopCompaction()
 
 	var trinoDone <-chan error
 	if tr != nil {

@@ -1,0 +1,363 @@
+// Command compactbench measures compaction on one embedded stack and a
+// managed Trino: a clickstream table of 2,000 small files (≥ 5 M rows) is
+// written twice; ours compacts one copy (compaction.Service.Run), Trino's
+// ALTER TABLE … EXECUTE optimize the other; three typical queries run on
+// Trino before and after on both. The figures go into BENCHMARKS.md
+// between the compactbench markers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakehouse-go/lakehouse/compaction"
+	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/generator"
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
+	"github.com/lakehouse-go/lakehouse/trino"
+)
+
+type config struct {
+	out, cpuprofile string
+	files, rows     int
+	runs            int
+	heapMB          int
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "Markdown file whose compactbench section is replaced (\"\": print only)")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of our compaction here")
+	flag.IntVar(&c.files, "files", 2000, "small data files in each copy")
+	flag.IntVar(&c.rows, "rows", 5_000_000, "rows at least (generator events)")
+	flag.IntVar(&c.runs, "runs", 3, "runs of each query; the median counts")
+	flag.IntVar(&c.heapMB, "trino-heap-mb", 4096, "Trino's JVM heap")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := run(context.Background(), logger, c); err != nil {
+		fmt.Fprintln(os.Stderr, "compactbench:", err)
+		os.Exit(1)
+	}
+}
+
+// copyRun is one contender's measurements.
+type copyRun struct {
+	name             string
+	ident            table.Identifier
+	filesBefore      int
+	filesAfter       int
+	compaction       time.Duration
+	rewriteOnly      time.Duration   // ours: the rewrite without expiry, orphans and health
+	before, after    []time.Duration // per query, median
+	fpBefore, fpAfer string
+}
+
+var queries = []struct{ name, sql string }{
+	{"aggregate", "SELECT count(*), count(DISTINCT user_id), sum(price) FROM %s"},
+	{"filtered aggregate", "SELECT count(*), sum(price) FROM %s WHERE event_type = 'purchase' AND event_ts >= TIMESTAMP '2026-02-01 00:00:00 UTC' AND event_ts < TIMESTAMP '2026-03-01 00:00:00 UTC'"},
+	{"group-by top-N", "SELECT product_id, count(*) AS n FROM %s WHERE product_id IS NOT NULL GROUP BY product_id ORDER BY n DESC, product_id LIMIT 10"},
+}
+
+func run(ctx context.Context, logger *slog.Logger, c config) error {
+	// The embedded S3 changes the working directory: resolve paths first.
+	for _, p := range []*string{&c.out, &c.cpuprofile} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return err
+			}
+			*p = abs
+		}
+	}
+	dir, err := os.MkdirTemp("", "compactbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	lake, err := stacktest.Start(ctx, filepath.Join(dir, "state"))
+	if err != nil {
+		return fmt.Errorf("starting stack: %w", err)
+	}
+	defer func() {
+		if err := lake.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "compactbench: stopping stack:", err)
+		}
+	}()
+	sink, err := ingest.Open(ctx, logger, lake.CatalogURL())
+	if err != nil {
+		return err
+	}
+	runs := []*copyRun{{name: "ours (compaction.Service.Run, bin-pack)", ident: table.Identifier{"raw", "bench_ours"}},
+		{name: "Trino ALTER TABLE … EXECUTE optimize", ident: table.Identifier{"raw", "bench_trino"}}}
+	began := time.Now()
+	rows, err := writeCopies(ctx, sink, c, runs[0].ident, runs[1].ident)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote 2 × %d files, %d rows each, in %s\n", c.files, rows, time.Since(began).Round(time.Second))
+	tr, err := startTrino(ctx, logger, lake, dir, c.heapMB)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := tr.Stop(sctx); err != nil {
+			fmt.Fprintln(os.Stderr, "compactbench: stopping Trino:", err)
+		}
+	}()
+	q := func(stmt string) (*trino.Result, error) { return trino.Query(ctx, tr.URL(), "compactbench", stmt) }
+	for _, r := range runs {
+		if r.filesBefore, err = countFiles(ctx, sink, r.ident); err != nil {
+			return err
+		}
+		if r.fpBefore, err = fingerprint(q, r.ident); err != nil {
+			return err
+		}
+		if r.before, err = timeQueries(q, r.ident, c.runs); err != nil {
+			return err
+		}
+	}
+	svc, err := compaction.New(logger, nil, sink.Catalog(), compaction.Config{})
+	if err != nil {
+		return err
+	}
+	if err := compactOurs(ctx, svc, runs[0], c.cpuprofile); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if _, err := q(fmt.Sprintf("ALTER TABLE lakehouse.%s.%s EXECUTE optimize", runs[1].ident[0], runs[1].ident[1])); err != nil {
+		return fmt.Errorf("trino optimize: %w", err)
+	}
+	runs[1].compaction = time.Since(t0)
+	for _, r := range runs {
+		if r.filesAfter, err = countFiles(ctx, sink, r.ident); err != nil {
+			return err
+		}
+		if r.fpAfer, err = fingerprint(q, r.ident); err != nil {
+			return err
+		}
+		if r.fpAfer != r.fpBefore {
+			return fmt.Errorf("%s: compaction changed the table: %s before, %s after", r.name, r.fpBefore, r.fpAfer)
+		}
+		if r.after, err = timeQueries(q, r.ident, c.runs); err != nil {
+			return err
+		}
+	}
+	md := markdown(c, rows, runs)
+	fmt.Print(md)
+	if c.out == "" {
+		return nil
+	}
+	return writeMarkdown(c.out, md)
+}
+
+func compactOurs(ctx context.Context, svc *compaction.Service, r *copyRun, cpuprofile string) error {
+	if cpuprofile != "" {
+		if err := os.MkdirAll(filepath.Dir(cpuprofile), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	t0 := time.Now()
+	rep, err := svc.Run(ctx, r.ident)
+	r.compaction = time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("our compaction: %w", err)
+	}
+	r.rewriteOnly = rep.Rewrite.Took
+	compaction.WriteReport(os.Stderr, rep)
+	return nil
+}
+
+// writeCopies generates the events and writes them as c.files files into
+// each of two new tables, committing 200 files a commit.
+func writeCopies(ctx context.Context, sink *ingest.Sink, c config, idents ...table.Identifier) (int64, error) {
+	spec := generator.DefaultSpec()
+	spec.EventsPerOrder = 8
+	spec.Orders = c.rows/spec.EventsPerOrder + 1
+	tables, err := generator.Generate(memory.DefaultAllocator, spec)
+	if err != nil {
+		return 0, err
+	}
+	var events *generator.Table
+	for _, t := range tables {
+		if t.Name == "events" {
+			events = t
+		} else {
+			t.Release()
+		}
+	}
+	defer events.Release()
+	whole, err := concat(events)
+	if err != nil {
+		return 0, err
+	}
+	defer whole.Release()
+	if whole.NumRows() < int64(c.rows) {
+		return 0, fmt.Errorf("generator made %d events, want %d", whole.NumRows(), c.rows)
+	}
+	for _, ident := range idents {
+		tbl, err := sink.EnsureTable(ctx, ident, whole.Schema())
+		if err != nil {
+			return 0, err
+		}
+		if err := writeSmallFiles(ctx, tbl, whole, c.files); err != nil {
+			return 0, fmt.Errorf("writing %v: %w", ident, err)
+		}
+	}
+	return whole.NumRows(), nil
+}
+
+func concat(t *generator.Table) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, t.Schema.NumFields())
+	for i := range cols {
+		parts := make([]arrow.Array, len(t.Records))
+		for j, r := range t.Records {
+			parts[j] = r.Column(i)
+		}
+		c, err := array.Concatenate(parts, memory.DefaultAllocator)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = c
+	}
+	rec := array.NewRecordBatch(t.Schema, cols, t.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec, nil
+}
+
+func writeSmallFiles(ctx context.Context, tbl *table.Table, whole arrow.RecordBatch, files int) error {
+	per := (whole.NumRows() + int64(files) - 1) / int64(files)
+	out := make([][]iceberg.DataFile, files)
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, runtime.GOMAXPROCS(0))
+	)
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < files; i += len(errs) {
+				lo := int64(i) * per
+				hi := min(lo+per, whole.NumRows())
+				chunk := whole.NewSlice(lo, hi)
+				recs := func(yield func(arrow.RecordBatch, error) bool) { yield(chunk, nil) }
+				for df, err := range table.WriteRecords(ctx, tbl, whole.Schema(), recs) {
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					out[i] = append(out[i], df)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	all := slices.Concat(out...)
+	for lo := 0; lo < len(all); lo += 200 {
+		txn := tbl.NewTransaction()
+		if err := txn.AddDataFiles(ctx, all[lo:min(lo+200, len(all))], nil); err != nil {
+			return err
+		}
+		next, err := txn.Commit(ctx)
+		if err != nil {
+			return err
+		}
+		tbl = next
+	}
+	return nil
+}
+
+func startTrino(ctx context.Context, logger *slog.Logger, lake *stack.Stack, dir string, heapMB int) (*trino.Server, error) {
+	addr, err := stacktest.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
+	s3 := lake.Storage.Config()
+	return trino.Start(ctx, logger, trino.Config{
+		DataDir: filepath.Join(dir, "trino"), HTTPPort: port, HeapMB: heapMB, Progress: os.Stderr,
+		Catalog: trino.CatalogConfig{URI: lake.CatalogURL(), S3Endpoint: s3.Endpoint(), S3Region: s3.Region, S3AccessKey: s3.AccessKey, S3SecretKey: s3.SecretKey},
+	})
+}
+
+func countFiles(ctx context.Context, sink *ingest.Sink, ident table.Identifier) (int, error) {
+	tbl, err := sink.Catalog().LoadTable(ctx, ident)
+	if err != nil {
+		return 0, err
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	return len(tasks), err
+}
+
+func fqn(ident table.Identifier) string { return "lakehouse." + ident[0] + "." + ident[1] }
+
+// fingerprint is the row count and an order-insensitive checksum of every column.
+func fingerprint(q func(string) (*trino.Result, error), ident table.Identifier) (string, error) {
+	cols := []string{"event_id", "event_ts", "event_type", "user_id", "session_id", "product_id", "page", "user_agent", "price"}
+	sums := []string{"count(*)"}
+	for _, c := range cols {
+		sums = append(sums, "to_hex(checksum("+c+"))")
+	}
+	res, err := q("SELECT " + strings.Join(sums, ", ") + " FROM " + fqn(ident))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprint(res.Rows[0]), nil
+}
+
+// timeQueries runs each query once to warm up, then runs times, and
+// returns each query's median.
+func timeQueries(q func(string) (*trino.Result, error), ident table.Identifier, runs int) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, qu := range queries {
+		stmt := fmt.Sprintf(qu.sql, fqn(ident))
+		if _, err := q(stmt); err != nil {
+			return nil, fmt.Errorf("%s: %w", qu.name, err)
+		}
+		var ds []time.Duration
+		for range runs {
+			t0 := time.Now()
+			if _, err := q(stmt); err != nil {
+				return nil, fmt.Errorf("%s: %w", qu.name, err)
+			}
+			ds = append(ds, time.Since(t0))
+		}
+		slices.Sort(ds)
+		out = append(out, ds[len(ds)/2])
+	}
+	return out, nil
+}
