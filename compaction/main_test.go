@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,17 +77,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "compaction:", err)
 		return 1
 	}
-	addr, err := stacktest.FreeAddr()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
-	s3 := e.lake.Storage.Config()
-	e.trino, err = trino.Start(ctx, stacktest.Logger(), trino.Config{
-		DataDir: filepath.Join(dir, "trino"), HTTPPort: port, HeapMB: 2048, Progress: os.Stderr,
-		Catalog: trino.CatalogConfig{URI: e.lake.CatalogURL(), S3Endpoint: s3.Endpoint(), S3Region: s3.Region, S3AccessKey: s3.AccessKey, S3SecretKey: s3.SecretKey},
-	})
+	e.trino, err = stacktest.StartTrino(ctx, e.lake, dir, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compaction: starting Trino:", err)
 		return 1

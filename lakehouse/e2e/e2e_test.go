@@ -95,7 +95,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: landing sample:", err)
 		return 1
 	}
-	e.trino, err = stacktest.StartTrino(ctx, e.lake, dir)
+	e.trino, err = stacktest.StartTrino(ctx, e.lake, dir, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting Trino:", err)
 		return 1

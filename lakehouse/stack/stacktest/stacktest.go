@@ -86,9 +86,13 @@ func Main(m interface{ Run() int }, prefix string, lake **stack.Stack) int {
 }
 
 // StartTrino starts a managed Trino (installed into the shared cache on
-// first use) on a free port with its files under dir, its lakehouse catalog
-// pointed at lake, and progress on stderr. Stop it with Server.Stop.
-func StartTrino(ctx context.Context, lake *stack.Stack, dir string) (*trino.Server, error) {
+// first use) on a free port with its files under dir, a heap of heapMB
+// (0: 2048), its lakehouse catalog pointed at lake, and progress on
+// stderr. Stop it with Server.Stop.
+func StartTrino(ctx context.Context, lake *stack.Stack, dir string, heapMB int) (*trino.Server, error) {
+	if heapMB <= 0 {
+		heapMB = 2048
+	}
 	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
@@ -104,7 +108,7 @@ func StartTrino(ctx context.Context, lake *stack.Stack, dir string) (*trino.Serv
 	return trino.Start(ctx, Logger(), trino.Config{
 		DataDir:  filepath.Join(dir, "trino"),
 		HTTPPort: port,
-		HeapMB:   2048,
+		HeapMB:   heapMB,
 		Progress: os.Stderr,
 		Catalog:  lake.TrinoCatalog(),
 	})

@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +30,7 @@ import (
 	"github.com/lakehouse-go/lakehouse/compaction"
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/generator"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
+	"github.com/lakehouse-go/lakehouse/lakehouse/benchmd"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 	"github.com/lakehouse-go/lakehouse/trino"
 )
@@ -114,7 +113,7 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote 2 × %d files, %d rows each, in %s\n", c.files, rows, time.Since(began).Round(time.Second))
-	tr, err := startTrino(ctx, logger, lake, dir, c.heapMB)
+	tr, err := stacktest.StartTrino(ctx, lake, dir, c.heapMB)
 	if err != nil {
 		return err
 	}
@@ -168,7 +167,7 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 	if c.out == "" {
 		return nil
 	}
-	return writeMarkdown(c.out, md)
+	return benchmd.WriteSection(c.out, "compactbench", "Compaction", md)
 }
 
 func compactOurs(ctx context.Context, svc *compaction.Service, r *copyRun, cpuprofile string) error {
@@ -299,19 +298,6 @@ func writeSmallFiles(ctx context.Context, tbl *table.Table, whole arrow.RecordBa
 		tbl = next
 	}
 	return nil
-}
-
-func startTrino(ctx context.Context, logger *slog.Logger, lake *stack.Stack, dir string, heapMB int) (*trino.Server, error) {
-	addr, err := stacktest.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
-	s3 := lake.Storage.Config()
-	return trino.Start(ctx, logger, trino.Config{
-		DataDir: filepath.Join(dir, "trino"), HTTPPort: port, HeapMB: heapMB, Progress: os.Stderr,
-		Catalog: trino.CatalogConfig{URI: lake.CatalogURL(), S3Endpoint: s3.Endpoint(), S3Region: s3.Region, S3AccessKey: s3.AccessKey, S3SecretKey: s3.SecretKey},
-	})
 }
 
 func countFiles(ctx context.Context, sink *ingest.Sink, ident table.Identifier) (int, error) {

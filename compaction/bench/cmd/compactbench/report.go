@@ -1,17 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"time"
-)
-
-const (
-	beginMarker = "<!-- compactbench:begin -->"
-	endMarker   = "<!-- compactbench:end -->"
 )
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
@@ -50,25 +43,4 @@ func met(ok bool) string {
 		return "**met**"
 	}
 	return "**not met**"
-}
-
-// writeMarkdown replaces what lies between the markers in path with md;
-// without markers it appends a Compaction section holding them.
-func writeMarkdown(path, md string) error {
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	block := beginMarker + "\n" + md + endMarker
-	var out []byte
-	i, j := bytes.Index(old, []byte(beginMarker)), bytes.Index(old, []byte(endMarker))
-	if i >= 0 && j > i {
-		out = append(append(append([]byte{}, old[:i]...), block...), old[j+len(endMarker):]...)
-	} else {
-		out = append(bytes.TrimRight(old, "\n"), "\n\n## Compaction\n\n"+block+"\n"...)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

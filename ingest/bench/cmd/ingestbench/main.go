@@ -178,7 +178,7 @@ func bulk(ctx context.Context, logger *slog.Logger, sink *ingest.Sink, c config,
 func stream(ctx context.Context, logger *slog.Logger, st *stack.Stack, sink *ingest.Sink, c config, tmp string) (_ bench.StreamResult, err error) {
 	trinoURL := ""
 	if c.streamTrino {
-		tr, err := stacktest.StartTrino(ctx, st, tmp)
+		tr, err := stacktest.StartTrino(ctx, st, tmp, 0)
 		if err != nil {
 			return bench.StreamResult{}, fmt.Errorf("starting Trino for the streaming check: %w", err)
 		}
