@@ -22,7 +22,7 @@ import (
 // when its location changed since this replica last saw it.
 const (
 	// loaderWorkers is how many batch queries may run at once.
-	loaderWorkers = 2
+	loaderWorkers = 1
 	// loaderMaxBatch bounds the keys of one query.
 	loaderMaxBatch = 256
 	// loaderCacheEntries bounds the versions kept in memory.
@@ -160,6 +160,11 @@ func (l *loader) loadOne(ctx context.Context, key loadKey) (store.Entry, error) 
 }
 
 func (l *loader) answer(ctx context.Context, batch []loadRequest) {
+	if len(batch) == 1 { // the plain query costs the database less
+		e, err := l.loadOne(ctx, batch[0].key)
+		batch[0].done <- loadResult{entry: e, err: err}
+		return
+	}
 	kinds := make([]string, len(batch))
 	nss := make([]string, len(batch))
 	names := make([]string, len(batch))
