@@ -18,6 +18,7 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/compaction/health"
 	"github.com/lakehouse-go/lakehouse/compaction/policy"
+	"github.com/lakehouse-go/lakehouse/lakehouse/ctxtime"
 )
 
 // Snapshot-summary and table properties of maintenance commits.
@@ -343,7 +344,7 @@ func (s *Service) commitGroup(ctx context.Context, planned *table.Table, gr tabl
 			return nil, errors.Join(fmt.Errorf("committing rewrite of %s: %w: %s", Name(planned.Identifier()), ErrConflict, why), s.removeFiles(ctx, planned, gr.NewDataFiles))
 		}
 		base = fresh
-		if err := sleep(ctx, time.Duration(25+rand.IntN(100*attempt))*time.Millisecond); err != nil {
+		if err := ctxtime.Sleep(ctx, time.Duration(25+rand.IntN(100*attempt))*time.Millisecond); err != nil {
 			return nil, errors.Join(err, s.removeFiles(ctx, planned, gr.NewDataFiles))
 		}
 	}
@@ -387,7 +388,7 @@ func (s *Service) settleUnknown(ctx context.Context, planned *table.Table, gr ta
 	var lerr error
 	for i := range 3 {
 		if i > 0 {
-			if err := sleep(ctx, time.Duration(i)*time.Second); err != nil {
+			if err := ctxtime.Sleep(ctx, time.Duration(i)*time.Second); err != nil {
 				break
 			}
 		}
@@ -425,15 +426,4 @@ func (s *Service) removeFiles(ctx context.Context, tbl *table.Table, files []ice
 	}
 	s.logger.Debug("removed uncommitted rewrite output", "table", Name(tbl.Identifier()), "files", len(files))
 	return errors.Join(errs...)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakehouse-go/lakehouse/compaction/policy"
+	"github.com/lakehouse-go/lakehouse/lakehouse/ctxtime"
 )
 
 // tableState is what the scheduler remembers of one table.
@@ -209,7 +210,7 @@ func (b *bucket) take(ctx context.Context, n int64) error {
 		}
 		wait := time.Duration((need - b.tokens) / (b.capacity / 3600) * float64(time.Second))
 		b.mu.Unlock()
-		if err := sleep(ctx, min(wait, time.Minute)); err != nil {
+		if err := ctxtime.Sleep(ctx, min(wait, time.Minute)); err != nil {
 			return err
 		}
 	}

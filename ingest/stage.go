@@ -14,6 +14,8 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakehouse-go/lakehouse/lakehouse/ctxtime"
 )
 
 // commitAttempts bounds how often CommitOnce starts over after losing a race
@@ -103,7 +105,7 @@ func (s *Sink) CommitOnce(ctx context.Context, parts ...*Staged) ([]AppendResult
 			return finish(results, parts, start), nil
 		case errors.Is(err, table.ErrCommitFailed) && attempt < commitAttempts:
 			s.logger.Info("commit lost a race, retrying", "attempt", attempt, "err", err)
-			if err := sleep(ctx, time.Duration(attempt)*150*time.Millisecond); err != nil {
+			if err := ctxtime.Sleep(ctx, time.Duration(attempt)*150*time.Millisecond); err != nil {
 				return nil, err
 			}
 		case rejected(err):
@@ -267,15 +269,4 @@ func finish(results []AppendResult, parts []*Staged, start time.Time) []AppendRe
 		results[i].Duration = time.Since(start)
 	}
 	return results
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/lakehouse/ctxtime"
 )
 
 // Config says what to consume and where it lands.
@@ -233,7 +234,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}
 		wait := min(time.Duration(1<<(failures-1))*250*time.Millisecond, 15*time.Second)
 		in.logger.Warn("kafka ingest session ended: resuming from the lake's offsets", "err", err, "in", wait)
-		if err := sleep(ctx, wait); err != nil {
+		if err := ctxtime.Sleep(ctx, wait); err != nil {
 			return nil
 		}
 	}
@@ -299,15 +300,4 @@ func (in *Ingester) decoderOf(tbl *table.Table) (*decoder, error) {
 		return nil, fmt.Errorf("reading records into %v: %w", in.cfg.Table, err)
 	}
 	return dec, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/lakehouse/ctxtime"
 	"github.com/lakehouse-go/lakehouse/plugins/sdk"
 )
 
@@ -148,7 +149,7 @@ func (h *Host) run(ctx context.Context, sink *ingest.Sink, cfg RunConfig, launch
 			}
 			h.logger.Warn("plugin read failed; retrying from the last committed checkpoint",
 				"plugin", cfg.Plugin, "stream", st.Name, "attempt", rep.Attempts, "backoff", backoff, "err", err)
-			if err := sleep(ctx, backoff); err != nil {
+			if err := ctxtime.Sleep(ctx, backoff); err != nil {
 				return append(out, rep), err
 			}
 			backoff = min(2*backoff, time.Minute)
@@ -291,15 +292,4 @@ func tableName(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
