@@ -1,7 +1,9 @@
 package files
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"unicode/utf8"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
 )
 
@@ -114,6 +117,25 @@ func (r *rowBuilder) flush() (arrow.RecordBatch, []string) {
 }
 
 func (r *rowBuilder) release() { r.rb.Release() }
+
+// batch completes b, a step's rejects, with the rows added since the last
+// flush and the source's state after the step as its position; io.EOF
+// when the step read nothing.
+func (r *rowBuilder) batch(b ingest.Batch, state any) (ingest.Batch, error) {
+	b.Records, b.Positions = r.flush()
+	if b.Records == nil && len(b.Rejects) == 0 {
+		return ingest.Batch{}, io.EOF
+	}
+	pos, err := json.Marshal(state)
+	if err != nil {
+		if b.Records != nil {
+			b.Records.Release()
+		}
+		return ingest.Batch{}, fmt.Errorf("recording the source's position: %w", err)
+	}
+	b.Position = pos
+	return b, nil
+}
 
 // columnsFor describes the columns of a declared schema.
 func columnsFor(sc *arrow.Schema) ([]column, error) {

@@ -186,16 +186,7 @@ func (s *csvSource) Next(ctx context.Context) (ingest.Batch, error) {
 		}
 		s.rows.add(s.cells, pos)
 	}
-	b.Records, b.Positions = s.rows.flush()
-	if b.Records == nil && len(b.Rejects) == 0 {
-		return ingest.Batch{}, io.EOF
-	}
-	pos, err := json.Marshal(s.state)
-	if err != nil {
-		return ingest.Batch{}, err
-	}
-	b.Position = pos
-	return b, nil
+	return s.rows.batch(b, s.state)
 }
 
 func (s *csvSource) nextRecord() (csvRecord, error) {

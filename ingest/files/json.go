@@ -210,16 +210,7 @@ func (s *jsonSource) Next(ctx context.Context) (ingest.Batch, error) {
 		}
 		s.rows.add(s.cells, e.position)
 	}
-	b.Records, b.Positions = s.rows.flush()
-	if b.Records == nil && len(b.Rejects) == 0 {
-		return ingest.Batch{}, io.EOF
-	}
-	pos, err := json.Marshal(s.state)
-	if err != nil {
-		return ingest.Batch{}, err
-	}
-	b.Position = pos
-	return b, nil
+	return s.rows.batch(b, s.state)
 }
 
 func (s *jsonSource) nextElem() (jsonElem, error) {
