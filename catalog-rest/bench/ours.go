@@ -126,7 +126,7 @@ func serveUnchecked(ctx context.Context, logger *slog.Logger, lake *stack.Stack,
 	var st store.Store
 	var err error
 	if dsn != "" {
-		st, err = pgstore.Open(ctx, dsn)
+		st, err = pgstore.Open(ctx, dsn, pgstore.WithLogger(logger))
 	} else {
 		st, err = sqlitestore.Open(ctx, filepath.Join(lake.Config().StateDir, "catalog.db"))
 	}

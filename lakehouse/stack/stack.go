@@ -185,7 +185,7 @@ func (s *Stack) StopCatalog() error {
 func (s *Stack) openStore(ctx context.Context) (store.Store, error) {
 	dsn := s.cfg.CatalogDSN
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return pgstore.Open(ctx, dsn)
+		return pgstore.Open(ctx, dsn, pgstore.WithLogger(s.logger))
 	}
 	if dsn != "" {
 		return nil, fmt.Errorf("catalog store %q: want a postgres:// URL, or nothing for SQLite", dsn)

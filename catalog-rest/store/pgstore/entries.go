@@ -14,7 +14,7 @@ import (
 
 // CreateEntry registers a new table or view.
 func (s *Store) CreateEntry(ctx context.Context, e store.Entry) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, []loadKey{keyOf(e.Kind, e.Namespace, e.Name)}, func(tx pgx.Tx) error {
 		if err := namespaceExists(ctx, tx, store.Key(e.Namespace)); err != nil {
 			return err
 		}
@@ -43,6 +43,10 @@ func insertEntry(ctx context.Context, tx pgx.Tx, e store.Entry) error {
 // call began (see loader).
 func (s *Store) LoadEntry(ctx context.Context, kind store.Kind, ns []string, name string) (store.Entry, error) {
 	return s.loads.load(ctx, kind, ns, name)
+}
+
+func keyOf(kind store.Kind, ns []string, name string) loadKey {
+	return loadKey{kind: kind, ns: store.Key(ns), name: name}
 }
 
 // loadEntry reads one entry whole, bypassing the loader.
@@ -90,7 +94,11 @@ func (s *Store) Swap(ctx context.Context, swaps ...store.Swap) error {
 			cmp.Compare(store.Key(a.Next.Namespace), store.Key(b.Next.Namespace)),
 			cmp.Compare(a.Next.Name, b.Next.Name))
 	})
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	keys := make([]loadKey, len(ordered))
+	for i, sw := range ordered {
+		keys[i] = keyOf(sw.Next.Kind, sw.Next.Namespace, sw.Next.Name)
+	}
+	err := s.write(ctx, keys, func(tx pgx.Tx) error {
 		for _, sw := range ordered {
 			if err := swapOne(ctx, tx, sw); err != nil {
 				return err
@@ -137,13 +145,19 @@ func swapOne(ctx context.Context, tx pgx.Tx, sw store.Swap) error {
 // DropEntry removes an entry and returns what it was.
 func (s *Store) DropEntry(ctx context.Context, kind store.Kind, ns []string, name string) (store.Entry, error) {
 	e := store.Entry{Kind: kind, Namespace: slices.Clone(ns), Name: name}
-	err := s.pool.QueryRow(ctx,
-		`DELETE FROM entries WHERE namespace = $1 AND name = $2 AND kind = $3 RETURNING metadata_location, metadata`,
-		store.Key(ns), name, string(kind)).Scan(&e.MetadataLocation, &e.Metadata)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Entry{}, store.ErrNotFound
-	}
+	err := s.write(ctx, []loadKey{keyOf(kind, ns, name)}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx,
+			`DELETE FROM entries WHERE namespace = $1 AND name = $2 AND kind = $3 RETURNING metadata_location, metadata`,
+			store.Key(ns), name, string(kind)).Scan(&e.MetadataLocation, &e.Metadata)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
+		if isStoreErr(err) {
+			return store.Entry{}, err
+		}
 		return store.Entry{}, fmt.Errorf("dropping %s: %w", kind, err)
 	}
 	return e, nil
@@ -151,7 +165,8 @@ func (s *Store) DropEntry(ctx context.Context, kind store.Kind, ns []string, nam
 
 // RenameEntry moves an entry to a new identifier.
 func (s *Store) RenameEntry(ctx context.Context, kind store.Kind, fromNS []string, from string, toNS []string, to string) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	keys := []loadKey{keyOf(kind, fromNS, from), keyOf(kind, toNS, to)}
+	err := s.write(ctx, keys, func(tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM entries WHERE namespace = $1 AND name = $2 AND kind = $3 FOR UPDATE`,
 			store.Key(fromNS), from, string(kind)).Scan(&one)

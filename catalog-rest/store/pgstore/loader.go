@@ -19,7 +19,10 @@ import (
 // for a query that starts after it arrived (so it sees every commit that
 // finished before it, on any replica) and that query checks all loads
 // waiting at that moment at once, transferring an entry's metadata only
-// when its location changed since this replica last saw it.
+// when its location changed since this replica last saw it. While this
+// replica holds the load grant (grant.go), a version read by a query that
+// started during the grant's term is still current, and loads of it are
+// answered from memory.
 const (
 	// loaderWorkers is how many batch queries may run at once.
 	loaderWorkers = 1
@@ -48,6 +51,9 @@ type loadRequest struct {
 type cachedVersion struct {
 	location string
 	metadata []byte
+	// gen is the grant term the version is current for; 0 when it must
+	// be checked against the database.
+	gen uint64
 }
 
 type loader struct {
@@ -57,9 +63,14 @@ type loader struct {
 	// active counts the queries running; a load that finds none runs its
 	// own query at once instead of handing it to a worker.
 	active atomic.Int32
+	// fromMemory counts loads answered under the grant without a query.
+	fromMemory atomic.Int64
 
 	mu    sync.Mutex
 	cache map[loadKey]cachedVersion
+	// writes counts this replica's writes to entries; a version read by
+	// a query that started before a write ended is not kept as current.
+	writes uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -80,7 +91,16 @@ func (l *loader) close() {
 }
 
 func (l *loader) load(ctx context.Context, kind store.Kind, ns []string, name string) (store.Entry, error) {
-	key := loadKey{kind: kind, ns: store.Key(ns), name: name}
+	key := keyOf(kind, ns, name)
+	if gen := l.s.grant.current(); gen != 0 {
+		l.mu.Lock()
+		v, ok := l.cache[key]
+		l.mu.Unlock()
+		if ok && v.gen == gen {
+			l.fromMemory.Add(1)
+			return store.Entry{Kind: kind, Namespace: slices.Clone(ns), Name: name, MetadataLocation: v.location, Metadata: v.metadata}, nil
+		}
+	}
 	if l.active.Add(1) == 1 {
 		e, err := l.loadOne(ctx, key)
 		l.active.Add(-1)
@@ -141,6 +161,7 @@ func (l *loader) work(ctx context.Context) {
 func (l *loader) loadOne(ctx context.Context, key loadKey) (store.Entry, error) {
 	l.mu.Lock()
 	known := l.cache[key].location
+	seen := l.seen()
 	l.mu.Unlock()
 	var loc string
 	var meta []byte
@@ -153,7 +174,7 @@ func (l *loader) loadOne(ctx context.Context, key loadKey) (store.Entry, error) 
 	if err != nil {
 		return store.Entry{}, fmt.Errorf("loading %s: %w", key.kind, err)
 	}
-	if e, ok := l.remember(key, loc, meta); ok {
+	if e, ok := l.remember(key, loc, meta, seen); ok {
 		return e, nil
 	}
 	return l.s.loadEntry(ctx, key.kind, key.ns, key.name)
@@ -174,6 +195,7 @@ func (l *loader) answer(ctx context.Context, batch []loadRequest) {
 		kinds[i], nss[i], names[i] = string(req.key.kind), req.key.ns, req.key.name
 		known[i] = l.cache[req.key].location
 	}
+	seen := l.seen()
 	l.mu.Unlock()
 	// ord is the request's index; metadata comes only when the location
 	// is not the one this replica has.
@@ -193,7 +215,7 @@ func (l *loader) answer(ctx context.Context, batch []loadRequest) {
 			}
 			req := batch[ord-1]
 			found[ord-1] = true
-			e, ok := l.remember(req.key, loc, meta)
+			e, ok := l.remember(req.key, loc, meta, seen)
 			if !ok { // evicted meanwhile: read it whole
 				e, err = l.s.loadEntry(ctx, req.key.kind, req.key.ns, req.key.name)
 				req.done <- loadResult{entry: e, err: err}
@@ -218,18 +240,32 @@ func (l *loader) answer(ctx context.Context, batch []loadRequest) {
 	}
 }
 
+// snapshot is the grant term and the write count when a query starts.
+type snapshot struct{ gen, writes uint64 }
+
+// seen is the snapshot to start a query with; l.mu must be held.
+func (l *loader) seen() snapshot { return snapshot{gen: l.s.grant.current(), writes: l.writes} }
+
 // remember returns the entry at loc, from the cache when meta is nil (the
-// database saw the location this replica has), and keeps new versions. It
-// reports false when meta is nil and the cache no longer has that version.
-func (l *loader) remember(key loadKey, loc string, meta []byte) (store.Entry, bool) {
+// database saw the location this replica has), and keeps new versions. A
+// version is current for the grant term of the query's start unless this
+// replica wrote to entries since. It reports false when meta is nil and
+// the cache no longer has that version.
+func (l *loader) remember(key loadKey, loc string, meta []byte, at snapshot) (store.Entry, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	gen := at.gen
+	if l.writes != at.writes {
+		gen = 0
+	}
 	if meta == nil {
 		v, ok := l.cache[key]
 		if !ok || v.location != loc {
 			return store.Entry{}, false
 		}
 		meta = v.metadata
+		v.gen = gen
+		l.cache[key] = v
 	} else {
 		if len(l.cache) >= loaderCacheEntries {
 			for k := range l.cache { // evict an arbitrary entry: map order is random
@@ -237,7 +273,18 @@ func (l *loader) remember(key loadKey, loc string, meta []byte) (store.Entry, bo
 				break
 			}
 		}
-		l.cache[key] = cachedVersion{location: loc, metadata: meta}
+		l.cache[key] = cachedVersion{location: loc, metadata: meta, gen: gen}
 	}
 	return store.Entry{Kind: key.kind, Name: key.name, MetadataLocation: loc, Metadata: meta}, true
+}
+
+// forget ends a write to entries: the keys' versions are dropped, and
+// versions read by queries that started before are not kept as current.
+func (l *loader) forget(keys ...loadKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes++
+	for _, k := range keys {
+		delete(l.cache, k)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +71,31 @@ var migrations = []string{
 		token   bigint NOT NULL,
 		expires timestamptz NOT NULL
 	);`,
+	// The load grant (see grant.go). Before any statement changes entries,
+	// the trigger takes the grant's row FOR SHARE, so that a replica taking
+	// the grant waits for writes already past the check, and refuses the
+	// writer unless the grant is free, lapsed or its own. Replicas of
+	// releases before this migration cannot ask for the grant: their
+	// writes fail while a newer replica holds it, so upgrade every replica.
+	`CREATE TABLE load_grant (
+		only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+		holder   text NOT NULL DEFAULT '',
+		expires  timestamptz NOT NULL DEFAULT 'epoch'
+	);
+	INSERT INTO load_grant DEFAULT VALUES;
+	CREATE FUNCTION lakehouse_entries_write_check() RETURNS trigger LANGUAGE plpgsql AS $$
+	DECLARE
+		h text;
+		e timestamptz;
+	BEGIN
+		SELECT holder, expires INTO h, e FROM load_grant FOR SHARE;
+		IF h <> '' AND h IS DISTINCT FROM current_setting('lakehouse.replica', true) AND e > clock_timestamp() THEN
+			RAISE EXCEPTION 'catalog replica % holds the load grant until %', h, e USING ERRCODE = 'LH001';
+		END IF;
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER entries_write_check BEFORE INSERT OR UPDATE OR DELETE ON entries
+		FOR EACH STATEMENT EXECUTE FUNCTION lakehouse_entries_write_check();`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes migrations
@@ -93,7 +119,18 @@ const txAttempts = 5
 type Store struct {
 	pool  *pgxpool.Pool
 	loads *loader
+	grant *grant
 }
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	logger *slog.Logger
+}
+
+// WithLogger logs the store's background work (the load grant) to l.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 var _ store.Store = (*Store)(nil)
 
@@ -101,11 +138,18 @@ var _ store.Store = (*Store)(nil)
 // string, as libpq takes; pool_max_conns and the like are honoured) and
 // applies pending migrations. Tables go into the first schema of the
 // connection's search_path.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing catalog database DSN: %w", err)
 	}
+	// The entries trigger knows the grant holder's writes by this setting.
+	replica := newReplicaID()
+	cfg.ConnConfig.RuntimeParams[replicaSetting] = replica
 	// pgxpool's default (4 connections on a small machine) queues loads
 	// behind each other under concurrent clients; pool_max_conns in the DSN
 	// still wins.
@@ -121,12 +165,21 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("reading the catalog's schema: %w", err)
+	}
+	s.grant = newGrant(s, o.logger, replica, schema)
 	s.loads = newLoader(s)
+	s.grant.start()
 	return s, nil
 }
 
-// Close closes the connection pool, waiting for connections in use.
+// Close gives the load grant back and closes the connection pool,
+// waiting for connections in use.
 func (s *Store) Close() error {
+	s.grant.stop()
 	s.loads.close()
 	s.pool.Close()
 	return nil

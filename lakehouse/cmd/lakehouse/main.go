@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lakehouse-go/lakehouse/lakehouse/gcpolicy"
 )
 
 type command struct {
@@ -41,6 +43,7 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	gcpolicy.Apply()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/catalog-rest/bench"
 	"github.com/lakehouse-go/lakehouse/lakehouse/benchmd"
+	"github.com/lakehouse-go/lakehouse/lakehouse/gcpolicy"
 )
 
 func main() {
@@ -109,6 +110,7 @@ func serveChild(ctx context.Context, cfg bench.ServeConfig) error {
 		cancel()
 	}()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	gcpolicy.Apply() // as the lakehouse binary does
 	return bench.Serve(ctx, logger, cfg)
 }
 
