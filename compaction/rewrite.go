@@ -186,6 +186,7 @@ type RewriteReport struct {
 // executeGroup writes the group's rows (deletes applied) as new files
 // without committing them.
 func (s *Service) executeGroup(ctx context.Context, tbl *table.Table, g group, p policy.Policy, rp rewritePlan) (table.CompactionGroupResult, error) {
+	tbl = wholeReads(tbl)
 	if rp.op != "bin-pack" {
 		return writeOrdered(ctx, tbl, g, p, s.cfg.ScanConcurrency)
 	}

@@ -13,7 +13,7 @@ func markdown(c config, rows int64, runs []*copyRun) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run on %s, %s/%s, %d CPUs, with `go tool task bench:compaction`. Everything shares the machine: the embedded S3 gateway and catalog run in the benchmark's process, Trino 476 (heap %d MB) in a child JVM.\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), c.heapMB)
-	fmt.Fprintf(&b, "Table: the generator's clickstream `events`, %d rows, written twice as %d small Parquet files (unpartitioned); query times are the median of %d runs after a warm-up.\n\n", rows, c.files, c.runs)
+	fmt.Fprintf(&b, "Table: the generator's clickstream `events`, %d rows, written twice as %d small Parquet files (unpartitioned); query times are the median of %d runs, after every query ran 3 times on both copies to warm Trino up.\n\n", rows, c.files, c.runs)
 	b.WriteString("| contender | files before | files after | compaction s | rows and checksums kept |\n|---|---:|---:|---:|---|\n")
 	for _, r := range runs {
 		fmt.Fprintf(&b, "| %s | %d | %d | %s | %v |\n", r.name, r.filesBefore, r.filesAfter, secs(r.compaction), r.fpAfer == r.fpBefore)
