@@ -237,7 +237,9 @@ func (r *Report) sharedCoresNote() string {
 	return fmt.Sprintf("The load generator and every server share this machine's %d CPUs, so the clients' CPU time competes with the server's "+
 		"and the figures understate what a server gets on a machine of its own; "+
 		"server CPU µs/op (the target's processes' CPU time per operation) is the least disturbed comparison. "+
-		"\"other CPUs\" is what the rest of the machine used meanwhile.",
+		"\"other CPUs\" is what the rest of the machine used meanwhile. "+
+		"The load generator and our catalogs run with the lakehouse binary's GC policy (GOGC=400, lakehouse/gcpolicy); "+
+		"the reference runs with its JVM's defaults.",
 		r.Machine.CPUs)
 }
 

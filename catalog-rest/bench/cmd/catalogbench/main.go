@@ -32,6 +32,10 @@ import (
 )
 
 func main() {
+	// The lakehouse binary's GC policy, for our serving children (as
+	// `lakehouse catalog` runs) and for the load generator, whose own
+	// collections would otherwise add to every target's latencies.
+	gcpolicy.Apply()
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "catalogbench:", err)
 		os.Exit(1)
@@ -110,7 +114,6 @@ func serveChild(ctx context.Context, cfg bench.ServeConfig) error {
 		cancel()
 	}()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	gcpolicy.Apply() // as the lakehouse binary does
 	return bench.Serve(ctx, logger, cfg)
 }
 
