@@ -139,9 +139,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve serves on ln until ctx ends, then shuts down gracefully, letting
 // in-flight commits finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ConnContext: withConn}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(coalescingListener{ln}) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving catalog: %w", err)

@@ -115,16 +115,16 @@ func (s *Server) loadTable(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return badRequest("Invalid snapshots mode: %q (all or refs)", mode)
 	}
-	return s.writeLoadResult(w, t.MetadataLocation, body)
+	return s.writeLoadResult(w, r, t.MetadataLocation, body)
 }
 
 // writeLoadResult writes a LoadTableResult around metadata that is already
 // valid JSON (it was checked before it was stored), sparing encoding/json a
 // scan of the whole document on the hottest path of the catalog. The body
-// is assembled in a pooled buffer and handed over in one Write: net/http
-// then sends headers and body in two system calls, where a Write per piece
-// takes three or more for a metadata file larger than its 4 KiB buffer.
-func (s *Server) writeLoadResult(w http.ResponseWriter, loc string, metadata []byte) error {
+// is assembled in a pooled buffer and handed over in one Write, and the
+// connection's writes are held until headers and body can go in one
+// system call.
+func (s *Server) writeLoadResult(w http.ResponseWriter, r *http.Request, loc string, metadata []byte) (err error) {
 	locJSON, err := json.Marshal(loc)
 	if err != nil {
 		return fmt.Errorf("encoding load result: %w", err)
@@ -151,9 +151,14 @@ func (s *Server) writeLoadResult(w http.ResponseWriter, loc string, metadata []b
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	// Headers and body leave in one write (see coalesce.go).
+	release := holdWrites(r.Context())
+	defer func() { err = errors.Join(err, release()) }()
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(buf.Bytes())
-	return err
+	if _, err = w.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	return http.NewResponseController(w).Flush()
 }
 
 // maxPooledLoadBuffer: a load buffer that grew past it (a huge table) is
