@@ -41,9 +41,17 @@ func filesOrderedBy(t *testing.T, tbl *table.Table, col string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := rec.Column(rec.Schema().FieldIndices(col)[0]).(*array.Int64)
-			for i := range c.Len() {
-				v := c.Value(i)
+			var value func(int) int64
+			switch c := rec.Column(rec.Schema().FieldIndices(col)[0]).(type) {
+			case *array.Int64:
+				value = c.Value
+			case *array.Timestamp:
+				value = func(i int) int64 { return int64(c.Value(i)) }
+			default:
+				t.Fatalf("column %s is %s: want int64 or timestamp", col, c.DataType())
+			}
+			for i := range rec.NumRows() {
+				v := value(int(i))
 				if prev != nil && v < *prev {
 					t.Fatalf("file %s: %s %d after %d", task.File.FilePath(), col, v, *prev)
 				}
@@ -79,6 +87,40 @@ func TestSortRewriteOrdersFilesAndSetsTheSortOrder(t *testing.T) {
 	for _, a := range pl.Actions {
 		if a.Op == "sort" {
 			t.Fatalf("a sorted table plans another sort: %+v", a)
+		}
+	}
+}
+
+func TestATablesDeclaredSortOrderIsHonouredWithoutAPolicySort(t *testing.T) {
+	requireLake(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, sortedBy, op, layout string
+	}{
+		{"declared_sort", "ts", "sort", "sort:ts"},
+		{"declared_desc", "ts DESC", "bin-pack", ""}, // not one compaction writes: bin-packed as is
+	} {
+		ident := table.Identifier{"curated", c.name}
+		land(t, ident, 12, 400)
+		want := fingerprint(t, ident, 0)
+		sql(t, fmt.Sprintf("ALTER TABLE lakehouse.curated.%s SET PROPERTIES sorted_by = ARRAY['%s']", c.name, c.sortedBy))
+		s := service(t, fmt.Sprintf("tables: {curated.%s: {min-input-files: 3, target-file-size: 8MiB}}", c.name))
+		rep, err := s.Run(ctx, ident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Rewrite.Op != c.op || rep.Rewrite.Committed == 0 {
+			t.Fatalf("%s: rewrite %+v, want a committed %s", c.name, rep.Rewrite, c.op)
+		}
+		if got := fingerprint(t, ident, 0); got != want {
+			t.Fatalf("%s: after the rewrite the table reads %s, before %s", c.name, got, want)
+		}
+		tbl := load(t, ident)
+		if got := tbl.Properties()[LayoutProperty]; got != c.layout {
+			t.Fatalf("%s: layout %q, want %q", c.name, got, c.layout)
+		}
+		if c.op == "sort" {
+			filesOrderedBy(t, tbl, "ts")
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	goslices "slices"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -25,7 +26,7 @@ const writeBatchRows = 64 * 1024
 // the policy says (sort, z-order, or as read), and writes them with the
 // table's current spec, so it also serves partition evolution. The
 // group's rows are held in memory: a group is about one target file.
-func writeOrdered(ctx context.Context, tbl *table.Table, g group, p policy.Policy, scanConcurrency int) (table.CompactionGroupResult, error) {
+func writeOrdered(ctx context.Context, tbl *table.Table, g group, p policy.Policy, scanConcurrency, writers int) (table.CompactionGroupResult, error) {
 	res := table.CompactionGroupResult{PartitionKey: g.key, BytesBefore: g.bytes}
 	var scanOpts []table.ScanOption
 	if scanConcurrency > 0 {
@@ -51,12 +52,36 @@ func writeOrdered(ctx context.Context, tbl *table.Table, g group, p policy.Polic
 		}
 		defer ordered.Release()
 	}
-	for df, err := range table.WriteRecords(ctx, tbl, sc, chunks(ordered), table.WithTargetFileSize(int64(p.TargetFileSize))) {
-		if err != nil {
-			return res, fmt.Errorf("writing group %s: %w", g.key, err)
+	// A Parquet writer encodes on one core: a large group is written as
+	// consecutive runs of its ordered rows, one file per core at once.
+	parts := max(1, min(writers, int(g.bytes/minSplitBytes)))
+	per := (ordered.NumRows() + int64(parts) - 1) / int64(parts)
+	files := make([][]iceberg.DataFile, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := min(int64(i)*per, ordered.NumRows()), min(int64(i+1)*per, ordered.NumRows())
+		wg.Go(func() {
+			run := ordered.NewSlice(lo, hi)
+			defer run.Release()
+			for df, err := range table.WriteRecords(ctx, tbl, sc, chunks(run), table.WithTargetFileSize(int64(p.TargetFileSize))) {
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				files[i] = append(files[i], df)
+			}
+		})
+	}
+	wg.Wait()
+	for _, fs := range files {
+		for _, df := range fs {
+			res.NewDataFiles = append(res.NewDataFiles, df)
+			res.BytesAfter += df.FileSizeBytes()
 		}
-		res.NewDataFiles = append(res.NewDataFiles, df)
-		res.BytesAfter += df.FileSizeBytes()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, fmt.Errorf("writing group %s: %w", g.key, err)
 	}
 	for _, t := range g.tasks {
 		res.OldDataFiles = append(res.OldDataFiles, t.File)
@@ -347,4 +372,30 @@ func sortOrderOf(sc *iceberg.Schema, p policy.Policy) (table.SortOrder, bool, er
 		return table.SortOrder{}, false, fmt.Errorf("building sort order: %w", err)
 	}
 	return order, true, nil
+}
+
+// withDeclaredSort fills in the table's own sort order when the policy
+// names neither sort nor z-order columns, so that compaction writes files
+// in the order the table declares, as the engines that honour it do. It
+// takes the orders compaction can write (identity transforms, ascending,
+// nulls first); for any other it returns p unchanged and why.
+func withDeclaredSort(tbl *table.Table, p policy.Policy) (policy.Policy, string) {
+	order := tbl.SortOrder()
+	if len(p.Sort) > 0 || len(p.ZOrder) > 0 || order.IsUnsorted() {
+		return p, ""
+	}
+	var cols []string
+	for _, f := range order.Fields() {
+		_, identity := f.Transform.(iceberg.IdentityTransform)
+		if len(f.SourceIDs) != 1 || !identity || f.Direction != table.SortASC || f.NullOrder != table.NullsFirst {
+			return p, fmt.Sprintf("the table's sort order %s has a field compaction cannot write (only identity, ascending, nulls first); files are bin-packed unsorted", order)
+		}
+		name, ok := tbl.Schema().FindColumnName(f.SourceIDs[0])
+		if !ok {
+			return p, fmt.Sprintf("the table's sort order %s names column id %d, which the schema lacks; files are bin-packed unsorted", order, f.SourceIDs[0])
+		}
+		cols = append(cols, name)
+	}
+	p.Sort = cols
+	return p, ""
 }

@@ -188,7 +188,7 @@ type RewriteReport struct {
 func (s *Service) executeGroup(ctx context.Context, tbl *table.Table, g group, p policy.Policy, rp rewritePlan) (table.CompactionGroupResult, error) {
 	tbl = wholeReads(tbl)
 	if rp.op != "bin-pack" {
-		return writeOrdered(ctx, tbl, g, p, s.cfg.ScanConcurrency)
+		return writeOrdered(ctx, tbl, g, p, s.cfg.ScanConcurrency, s.cfg.WriterParallelism)
 	}
 	parts := splitForCores(g, s.cfg.WriterParallelism)
 	if len(parts) == 1 {

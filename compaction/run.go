@@ -42,6 +42,7 @@ func (s *Service) Plan(ctx context.Context, ident table.Identifier) (Plan, error
 	if err != nil {
 		return pl, fmt.Errorf("loading table %s: %w", Name(ident), err)
 	}
+	p = s.declaredSort(tbl, p)
 	want, evolve, err := wantedSpec(tbl, p)
 	if err != nil {
 		return pl, err
@@ -165,6 +166,7 @@ func (s *Service) run(ctx context.Context, ident table.Identifier, b budget) (re
 	if err != nil {
 		return rep, fmt.Errorf("loading table %s: %w", Name(ident), err)
 	}
+	p = s.declaredSort(tbl, p)
 	if want, ok, err := wantedSpec(tbl, p); err != nil {
 		return rep, err
 	} else if ok {
@@ -353,6 +355,15 @@ func (s *Service) rewrite(ctx context.Context, tbl *table.Table, p policy.Policy
 		tbl = next
 	}
 	return tbl, rep, nil
+}
+
+// declaredSort is withDeclaredSort, logging an order it cannot write.
+func (s *Service) declaredSort(tbl *table.Table, p policy.Policy) policy.Policy {
+	p, why := withDeclaredSort(tbl, p)
+	if why != "" {
+		s.logger.Warn("compaction: "+why, "table", Name(tbl.Identifier()))
+	}
+	return p
 }
 
 // recordLayout notes that every file now has p's layout, and sets the

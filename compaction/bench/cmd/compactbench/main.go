@@ -107,14 +107,19 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 	if err != nil {
 		return err
 	}
-	runs := []*copyRun{{name: "ours (compaction.Service.Run, bin-pack)", ident: table.Identifier{"raw", "bench_ours"}},
-		{name: "Trino ALTER TABLE … EXECUTE optimize", ident: table.Identifier{"raw", "bench_trino"}}}
+	scens := scenarios()
+	var idents []table.Identifier
+	for _, sc := range scens {
+		for _, r := range sc.runs {
+			idents = append(idents, r.ident)
+		}
+	}
 	began := time.Now()
-	rows, err := writeCopies(ctx, sink, c, runs[0].ident, runs[1].ident)
+	rows, err := writeCopies(ctx, sink, c, idents...)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote 2 × %d files, %d rows each, in %s\n", c.files, rows, time.Since(began).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "wrote %d × %d files, %d rows each, in %s\n", len(idents), c.files, rows, time.Since(began).Round(time.Second))
 	tr, err := stacktest.StartTrino(ctx, lake, dir, c.heapMB)
 	if err != nil {
 		return err
@@ -127,6 +132,58 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 		}
 	}()
 	q := func(stmt string) (*trino.Result, error) { return trino.Query(ctx, tr.URL(), "compactbench", stmt) }
+	svc, err := compaction.New(logger, nil, sink.Catalog(), compaction.Config{})
+	if err != nil {
+		return err
+	}
+	for i, sc := range scens {
+		cc := c
+		if i > 0 { // the profile is of the first scenario's compaction
+			cc.cpuprofile = ""
+		}
+		if err := sc.measure(ctx, sink, svc, q, cc); err != nil {
+			return fmt.Errorf("%s: %w", sc.title, err)
+		}
+	}
+	md := markdown(c, rows, scens)
+	fmt.Print(md)
+	if c.out == "" {
+		return nil
+	}
+	return benchmd.WriteSection(c.out, "compactbench", "Compaction", md)
+}
+
+// scenario is one table layout, compacted by us and by Trino on two copies.
+type scenario struct {
+	title    string
+	sortedBy []string // the sort order both copies declare (Trino's sorted_by)
+	runs     []*copyRun
+}
+
+func scenarios() []*scenario {
+	pair := func(suffix, ours string) []*copyRun {
+		return []*copyRun{{name: "ours (compaction.Service.Run, " + ours + ")", ident: table.Identifier{"raw", "bench_ours" + suffix}},
+			{name: "Trino ALTER TABLE … EXECUTE optimize", ident: table.Identifier{"raw", "bench_trino" + suffix}}}
+	}
+	return []*scenario{
+		{title: "Unsorted table: bin-pack", runs: pair("", "bin-pack")},
+		{title: "Table declaring sorted_by = ARRAY['event_type', 'event_ts']: both write sorted files",
+			sortedBy: []string{"event_type", "event_ts"}, runs: pair("_sorted", "sort by the table's order")},
+	}
+}
+
+// measure declares the scenario's sort order, times the queries on both
+// copies, compacts one with ours and one with Trino's optimize, checks
+// that both still hold the same rows, and times the queries again.
+func (sc *scenario) measure(ctx context.Context, sink *ingest.Sink, svc *compaction.Service, q func(string) (*trino.Result, error), c config) error {
+	runs := sc.runs
+	if len(sc.sortedBy) > 0 {
+		for _, r := range runs {
+			if _, err := q(fmt.Sprintf("ALTER TABLE %s SET PROPERTIES sorted_by = ARRAY['%s']", fqn(r.ident), strings.Join(sc.sortedBy, "', '"))); err != nil {
+				return fmt.Errorf("declaring the sort order: %w", err)
+			}
+		}
+	}
 	// Trino compiles each query shape on first use: warm its JIT on both
 	// copies first, so that the copy measured first is not the slower.
 	for _, r := range runs {
@@ -134,6 +191,7 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 			return err
 		}
 	}
+	var err error
 	for _, r := range runs {
 		if r.filesBefore, err = countFiles(ctx, sink, r.ident); err != nil {
 			return err
@@ -145,15 +203,11 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 			return err
 		}
 	}
-	svc, err := compaction.New(logger, nil, sink.Catalog(), compaction.Config{})
-	if err != nil {
-		return err
-	}
 	if err := compactOurs(ctx, svc, runs[0], c.cpuprofile); err != nil {
 		return err
 	}
 	t0 := time.Now()
-	if _, err := q(fmt.Sprintf("ALTER TABLE lakehouse.%s.%s EXECUTE optimize", runs[1].ident[0], runs[1].ident[1])); err != nil {
+	if _, err := q(fmt.Sprintf("ALTER TABLE %s EXECUTE optimize", fqn(runs[1].ident))); err != nil {
 		return fmt.Errorf("trino optimize: %w", err)
 	}
 	runs[1].compaction = time.Since(t0)
@@ -171,12 +225,7 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 			return err
 		}
 	}
-	md := markdown(c, rows, runs)
-	fmt.Print(md)
-	if c.out == "" {
-		return nil
-	}
-	return benchmd.WriteSection(c.out, "compactbench", "Compaction", md)
+	return nil
 }
 
 func compactOurs(ctx context.Context, svc *compaction.Service, r *copyRun, cpuprofile string) error {
