@@ -68,6 +68,9 @@ type grant struct {
 	epoch    uint64    // drops, under mu
 	cooldown time.Time // under mu
 	requests chan struct{}
+	// hearing is set while the listener listens; the grant is only
+	// taken or renewed then.
+	hearing atomic.Bool
 	// frozen, for tests, makes the replica neither renew nor hear, as a
 	// holder cut off from the database would.
 	frozen atomic.Bool
@@ -126,6 +129,7 @@ func (g *grant) listen(ctx context.Context, listening chan<- struct{}) {
 			_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{g.channel}.Sanitize())
 		}
 		if err == nil {
+			g.hearing.Store(true)
 			if !signalled {
 				close(listening)
 				signalled = true
@@ -142,6 +146,7 @@ func (g *grant) listen(ctx context.Context, listening chan<- struct{}) {
 				}
 			}
 		}
+		g.hearing.Store(false)
 		if conn != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_ = conn.Close(cctx)
@@ -190,6 +195,10 @@ func (g *grant) keep(ctx context.Context, listening <-chan struct{}) {
 // request less than grantCooldown ago.
 func (g *grant) renew(ctx context.Context) {
 	if g.frozen.Load() {
+		return
+	}
+	if !g.hearing.Load() {
+		g.drop()
 		return
 	}
 	g.mu.Lock()
