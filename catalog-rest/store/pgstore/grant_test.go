@@ -36,6 +36,19 @@ func seedTable(t *testing.T, s *pgstore.Store) {
 	}
 }
 
+// newHolder opens a store on a new database, seeds raw.t at m0, and
+// returns once the store holds the grant and has loaded m0.
+func newHolder(t *testing.T) (string, *pgstore.Store) {
+	t.Helper()
+	dsn := newDatabase(t)
+	s := open(t, dsn)
+	t.Cleanup(func() { closeStore(t, s) })
+	seedTable(t, s)
+	waitForGrant(t, s)
+	mustLoad(t, s, "m0")
+	return dsn, s
+}
+
 func mustLoad(t *testing.T, s *pgstore.Store, want string) {
 	t.Helper()
 	got, err := s.LoadEntry(context.Background(), store.KindTable, []string{"raw"}, "t")
@@ -83,12 +96,7 @@ func TestASoleReplicaAnswersLoadsFromMemoryAndSeesItsOwnCommits(t *testing.T) {
 // answer with a version older than an acknowledged commit.
 func TestEachReplicaSeesEveryCommitAcknowledgedOnTheOther(t *testing.T) {
 	ctx := context.Background()
-	dsn := newDatabase(t)
-	a := open(t, dsn)
-	defer closeStore(t, a)
-	seedTable(t, a)
-	waitForGrant(t, a)
-	mustLoad(t, a, "m0")
+	dsn, a := newHolder(t)
 	mustLoad(t, a, "m0")
 	if a.LoadsFromMemory() == 0 {
 		t.Fatal("the grant holder asked the database for a version it had")
@@ -117,12 +125,7 @@ func TestEachReplicaSeesEveryCommitAcknowledgedOnTheOther(t *testing.T) {
 // whose own view of the term ends sooner, then loads the new version.
 func TestAHolderCutOffFromTheDatabaseIsWaitedOutAndStopsTrustingItsMemory(t *testing.T) {
 	ctx := context.Background()
-	dsn := newDatabase(t)
-	a := open(t, dsn)
-	defer closeStore(t, a)
-	seedTable(t, a)
-	waitForGrant(t, a)
-	mustLoad(t, a, "m0")
+	dsn, a := newHolder(t)
 	b := open(t, dsn)
 	defer closeStore(t, b)
 	a.FreezeGrant()
@@ -143,12 +146,7 @@ func TestAHolderCutOffFromTheDatabaseIsWaitedOutAndStopsTrustingItsMemory(t *tes
 // entries over plain SQL, as a replica of an older release would.
 func TestTheTriggerRefusesOtherWritersWhileAReplicaHoldsTheGrant(t *testing.T) {
 	ctx := context.Background()
-	dsn := newDatabase(t)
-	s := open(t, dsn)
-	defer closeStore(t, s)
-	seedTable(t, s)
-	waitForGrant(t, s)
-	mustLoad(t, s, "m0")
+	dsn, s := newHolder(t)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
