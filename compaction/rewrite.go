@@ -99,6 +99,8 @@ func planRewrite(ctx context.Context, tbl *table.Table, p policy.Policy) (rewrit
 	if err != nil {
 		return rp, fmt.Errorf("%w: planning files of %s: %w", ErrCorrupt, Name(tbl.Identifier()), err)
 	}
+	// Groups then take files of neighbouring ranges.
+	tasks, _ = clusterOrder(tbl.Schema(), tasks)
 	spec := tbl.Spec()
 	curSpec := spec.ID()
 	var oldSpec []table.FileScanTask
@@ -187,6 +189,9 @@ type RewriteReport struct {
 // without committing them.
 func (s *Service) executeGroup(ctx context.Context, tbl *table.Table, g group, p policy.Policy, rp rewritePlan) (table.CompactionGroupResult, error) {
 	tbl = wholeReads(tbl)
+	// Rewritten as read, the rows keep the writers' clustering (a sort
+	// orders them anyway).
+	g.tasks, _ = clusterOrder(tbl.Schema(), g.tasks)
 	if rp.op != "bin-pack" {
 		return writeOrdered(ctx, tbl, g, p, s.cfg.ScanConcurrency, s.cfg.WriterParallelism)
 	}

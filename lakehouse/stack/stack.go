@@ -32,6 +32,10 @@ type Config struct {
 	StateDir string
 	// S3Addr is the embedded S3 listen address. Default 127.0.0.1:9000.
 	S3Addr string
+	// S3ClientEndpoint is the S3 endpoint the catalog and Trino hand to
+	// clients, for when they reach the gateway through a proxy or under
+	// another name. Default: the gateway's own address.
+	S3ClientEndpoint string
 	// CatalogAddr is the REST catalog listen address. Default 127.0.0.1:8181.
 	CatalogAddr string
 	// Bucket holds the warehouse. Default "lakehouse".
@@ -121,11 +125,18 @@ func (s *Stack) TrinoCatalog() trino.CatalogConfig {
 	s3 := s.Storage.Config()
 	return trino.CatalogConfig{
 		URI:         s.CatalogURL(),
-		S3Endpoint:  s3.Endpoint(),
+		S3Endpoint:  s.s3ClientEndpoint(),
 		S3Region:    s3.Region,
 		S3AccessKey: s3.AccessKey,
 		S3SecretKey: s3.SecretKey,
 	}
+}
+
+func (s *Stack) s3ClientEndpoint() string {
+	if s.cfg.S3ClientEndpoint != "" {
+		return s.cfg.S3ClientEndpoint
+	}
+	return s.Storage.Config().Endpoint()
 }
 
 // CatalogURL is the REST catalog's base URL.
@@ -147,6 +158,7 @@ func (s *Stack) StartCatalog(ctx context.Context) error {
 		return err
 	}
 	props := s.Storage.Config().ClientProperties()
+	props["s3.endpoint"] = s.s3ClientEndpoint()
 	srv, err := catalogrest.New(s.logger, nil, db, catalogrest.Config{
 		Warehouse: s.Warehouse(), ClientProperties: props, LogRequests: s.cfg.LogRequests,
 		LocalPath: s.Storage.LocalPath,

@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -32,6 +34,7 @@ import (
 	"github.com/lakehouse-go/lakehouse/ingest/generator"
 	"github.com/lakehouse-go/lakehouse/lakehouse/benchmd"
 	"github.com/lakehouse-go/lakehouse/lakehouse/gcpolicy"
+	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 	"github.com/lakehouse-go/lakehouse/trino"
 )
@@ -39,8 +42,10 @@ import (
 type config struct {
 	out, cpuprofile string
 	files, rows     int
-	runs            int
+	runs, warmup    int
 	heapMB          int
+	hold            bool
+	s3Latency       time.Duration
 }
 
 func main() {
@@ -49,8 +54,11 @@ func main() {
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of our compaction here")
 	flag.IntVar(&c.files, "files", 2000, "small data files in each copy")
 	flag.IntVar(&c.rows, "rows", 5_000_000, "rows at least (generator events)")
-	flag.IntVar(&c.runs, "runs", 3, "runs of each query; the median counts")
+	flag.IntVar(&c.runs, "runs", 5, "timed rounds of each query before and after; the median counts")
+	flag.IntVar(&c.warmup, "warmup", 3, "untimed rounds of every query on every copy before and after, to warm Trino up")
 	flag.IntVar(&c.heapMB, "trino-heap-mb", 4096, "Trino's JVM heap")
+	flag.DurationVar(&c.s3Latency, "s3-latency", 0, "delay every S3 request by this much once the copies are written (a remote object store's first-byte latency); the figures go into their own section")
+	flag.BoolVar(&c.hold, "hold", false, "keep the stack and Trino running after the run, for inspection, until interrupted")
 	flag.Parse()
 	gcpolicy.Apply() // the lakehouse binary's GC policy, under which `up` and `compact serve` compact
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -70,6 +78,7 @@ type copyRun struct {
 	rewriteOnly      time.Duration   // ours: the rewrite without expiry, orphans and health
 	before, after    []time.Duration // per query, median
 	fpBefore, fpAfer string
+	snapshotBefore   int64 // the copy's snapshot before compaction; "before" queries read it
 }
 
 var queries = []struct{ name, sql string }{
@@ -94,12 +103,12 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	lake, err := stacktest.Start(ctx, filepath.Join(dir, "state"))
+	lake, proxy, err := startStack(ctx, filepath.Join(dir, "state"), c.s3Latency > 0)
 	if err != nil {
 		return fmt.Errorf("starting stack: %w", err)
 	}
 	defer func() {
-		if err := lake.Close(); err != nil {
+		if err := errors.Join(lake.Close(), proxy.Close()); err != nil {
 			fmt.Fprintln(os.Stderr, "compactbench: stopping stack:", err)
 		}
 	}()
@@ -120,6 +129,7 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %d × %d files, %d rows each, in %s\n", len(idents), c.files, rows, time.Since(began).Round(time.Second))
+	proxy.setDelay(c.s3Latency)
 	tr, err := stacktest.StartTrino(ctx, lake, dir, c.heapMB)
 	if err != nil {
 		return err
@@ -147,10 +157,49 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 	}
 	md := markdown(c, rows, scens)
 	fmt.Print(md)
-	if c.out == "" {
-		return nil
+	if c.out != "" {
+		section, heading := "compactbench", "Compaction"
+		if c.s3Latency > 0 {
+			section, heading = "compactbench-s3latency", "Compaction with S3-like request latency"
+		}
+		if err := benchmd.WriteSection(c.out, section, heading, md); err != nil {
+			return err
+		}
 	}
-	return benchmd.WriteSection(c.out, "compactbench", "Compaction", md)
+	if c.hold {
+		hctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		fmt.Fprintf(os.Stderr, "holding until interrupted: Trino %s, catalog %s\n", tr.URL(), lake.CatalogURL())
+		<-hctx.Done()
+	}
+	return nil
+}
+
+// startStack starts the embedded stack; withProxy sends every S3 client
+// (the catalog, our compaction, Trino) through a latencyProxy, whose
+// delay is 0 until set.
+func startStack(ctx context.Context, dir string, withProxy bool) (*stack.Stack, *latencyProxy, error) {
+	if !withProxy {
+		lake, err := stacktest.Start(ctx, dir)
+		return lake, nil, err
+	}
+	s3Addr, err := stacktest.FreeAddr()
+	if err != nil {
+		return nil, nil, err
+	}
+	catAddr, err := stacktest.FreeAddr()
+	if err != nil {
+		return nil, nil, err
+	}
+	proxy, err := startLatencyProxy("http://" + s3Addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	lake, err := stack.Start(ctx, stacktest.Logger(), stack.Config{StateDir: dir, S3Addr: s3Addr, CatalogAddr: catAddr, S3ClientEndpoint: proxy.URL()})
+	if err != nil {
+		return nil, nil, errors.Join(err, proxy.Close())
+	}
+	return lake, proxy, nil
 }
 
 // scenario is one table layout, compacted by us and by Trino on two copies.
@@ -184,13 +233,6 @@ func (sc *scenario) measure(ctx context.Context, sink *ingest.Sink, svc *compact
 			}
 		}
 	}
-	// Trino compiles each query shape on first use: warm its JIT on both
-	// copies first, so that the copy measured first is not the slower.
-	for _, r := range runs {
-		if _, err := timeQueries(q, r.ident, 2); err != nil {
-			return err
-		}
-	}
 	var err error
 	for _, r := range runs {
 		if r.filesBefore, err = countFiles(ctx, sink, r.ident); err != nil {
@@ -199,9 +241,11 @@ func (sc *scenario) measure(ctx context.Context, sink *ingest.Sink, svc *compact
 		if r.fpBefore, err = fingerprint(q, r.ident); err != nil {
 			return err
 		}
-		if r.before, err = timeQueries(q, r.ident, c.runs); err != nil {
+		tbl, err := sink.Catalog().LoadTable(ctx, r.ident)
+		if err != nil {
 			return err
 		}
+		r.snapshotBefore = tbl.CurrentSnapshot().SnapshotID
 	}
 	if err := compactOurs(ctx, svc, runs[0], c.cpuprofile); err != nil {
 		return err
@@ -221,11 +265,8 @@ func (sc *scenario) measure(ctx context.Context, sink *ingest.Sink, svc *compact
 		if r.fpAfer != r.fpBefore {
 			return fmt.Errorf("%s: compaction changed the table: %s before, %s after", r.name, r.fpBefore, r.fpAfer)
 		}
-		if r.after, err = timeQueries(q, r.ident, c.runs); err != nil {
-			return err
-		}
 	}
-	return nil
+	return timeQueries(q, runs, c)
 }
 
 func compactOurs(ctx context.Context, svc *compaction.Service, r *copyRun, cpuprofile string) error {
@@ -257,30 +298,11 @@ func compactOurs(ctx context.Context, svc *compaction.Service, r *copyRun, cpupr
 // writeCopies generates the events and writes them as c.files files into
 // each of two new tables, committing 200 files a commit.
 func writeCopies(ctx context.Context, sink *ingest.Sink, c config, idents ...table.Identifier) (int64, error) {
-	spec := generator.DefaultSpec()
-	spec.EventsPerOrder = 8
-	spec.Orders = c.rows/spec.EventsPerOrder + 1
-	tables, err := generator.Generate(memory.DefaultAllocator, spec)
-	if err != nil {
-		return 0, err
-	}
-	var events *generator.Table
-	for _, t := range tables {
-		if t.Name == "events" {
-			events = t
-		} else {
-			t.Release()
-		}
-	}
-	defer events.Release()
-	whole, err := concat(events)
+	whole, err := generateEvents(c.rows)
 	if err != nil {
 		return 0, err
 	}
 	defer whole.Release()
-	if whole.NumRows() < int64(c.rows) {
-		return 0, fmt.Errorf("generator made %d events, want %d", whole.NumRows(), c.rows)
-	}
 	for _, ident := range idents {
 		tbl, err := sink.EnsureTable(ctx, ident, whole.Schema())
 		if err != nil {
@@ -291,6 +313,38 @@ func writeCopies(ctx context.Context, sink *ingest.Sink, c config, idents ...tab
 		}
 	}
 	return whole.NumRows(), nil
+}
+
+// generateEvents returns at least rows generator events in one record,
+// asking the generator for more orders while it makes too few.
+func generateEvents(rows int) (arrow.RecordBatch, error) {
+	spec := generator.DefaultSpec()
+	spec.EventsPerOrder = 8
+	spec.Orders = rows/spec.EventsPerOrder + 1
+	for {
+		tables, err := generator.Generate(memory.DefaultAllocator, spec)
+		if err != nil {
+			return nil, err
+		}
+		var events *generator.Table
+		for _, t := range tables {
+			if t.Name == "events" {
+				events = t
+			} else {
+				t.Release()
+			}
+		}
+		whole, err := concat(events)
+		events.Release()
+		if err != nil {
+			return nil, err
+		}
+		if whole.NumRows() >= int64(rows) {
+			return whole, nil
+		}
+		spec.Orders += (rows-int(whole.NumRows()))/spec.EventsPerOrder + 1
+		whole.Release()
+	}
 }
 
 func concat(t *generator.Table) (arrow.RecordBatch, error) {
@@ -383,25 +437,52 @@ func fingerprint(q func(string) (*trino.Result, error), ident table.Identifier) 
 	return fmt.Sprint(res.Rows[0]), nil
 }
 
-// timeQueries runs each query once to warm up, then runs times, and
-// returns each query's median.
-func timeQueries(q func(string) (*trino.Result, error), ident table.Identifier, runs int) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, qu := range queries {
-		stmt := fmt.Sprintf(qu.sql, fqn(ident))
-		if _, err := q(stmt); err != nil {
-			return nil, fmt.Errorf("%s: %w", qu.name, err)
-		}
-		var ds []time.Duration
-		for range runs {
-			t0 := time.Now()
-			if _, err := q(stmt); err != nil {
-				return nil, fmt.Errorf("%s: %w", qu.name, err)
-			}
-			ds = append(ds, time.Since(t0))
-		}
-		slices.Sort(ds)
-		out = append(out, ds[len(ds)/2])
+// timeQueries times every query on every copy before compaction (time
+// travel to the snapshot the copy had then: the same 2,000 files) and
+// after, back to back in each round, so that both sides meet a Trino
+// equally warm. It keeps each side's median.
+func timeQueries(q func(string) (*trino.Result, error), runs []*copyRun, c config) error {
+	type side struct {
+		r      *copyRun
+		before bool
 	}
-	return out, nil
+	var sides []side
+	for _, r := range runs {
+		sides = append(sides, side{r, true}, side{r, false})
+	}
+	times := make(map[side][][]time.Duration, len(sides))
+	for round := range c.warmup + c.runs {
+		for qi, qu := range queries {
+			for _, sd := range sides {
+				from := fqn(sd.r.ident)
+				if sd.before {
+					from += fmt.Sprintf(" FOR VERSION AS OF %d", sd.r.snapshotBefore)
+				}
+				t0 := time.Now()
+				if _, err := q(fmt.Sprintf(qu.sql, from)); err != nil {
+					return fmt.Errorf("%s on %s: %w", qu.name, from, err)
+				}
+				if round < c.warmup {
+					continue
+				}
+				if times[sd] == nil {
+					times[sd] = make([][]time.Duration, len(queries))
+				}
+				times[sd][qi] = append(times[sd][qi], time.Since(t0))
+			}
+		}
+	}
+	for sd, perQuery := range times {
+		medians := make([]time.Duration, len(perQuery))
+		for i, ds := range perQuery {
+			slices.Sort(ds)
+			medians[i] = ds[len(ds)/2]
+		}
+		if sd.before {
+			sd.r.before = medians
+		} else {
+			sd.r.after = medians
+		}
+	}
+	return nil
 }

@@ -13,7 +13,10 @@ func markdown(c config, rows int64, scens []*scenario) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run on %s, %s/%s, %d CPUs, with `go tool task bench:compaction`. Everything shares the machine: the embedded S3 gateway and catalog run in the benchmark's process, Trino 476 (heap %d MB) in a child JVM.\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), c.heapMB)
-	fmt.Fprintf(&b, "Table: the generator's clickstream `events` (in `event_ts` order), %d rows, written as %d small Parquet files (unpartitioned) into two copies per scenario; query times are the median of %d runs, after every query ran 3 times on both copies to warm Trino up.\n\n", rows, c.files, c.runs)
+	if c.s3Latency > 0 {
+		fmt.Fprintf(&b, "Every S3 request (Trino's, our compaction's, the catalog's) waits %s in a proxy before it reaches the gateway, from the moment the copies are written: the first-byte latency of a remote object store, which the gateway on the same machine lacks. Run with `-s3-latency %s`.\n\n", c.s3Latency, c.s3Latency)
+	}
+	fmt.Fprintf(&b, "Table: the generator's clickstream `events` (in `event_ts` order), %d rows, written as %d small Parquet files (unpartitioned) into two copies per scenario; each query's time is the median of %d rounds, after %d untimed rounds to warm Trino up. Both sides are timed after compaction, back to back in each round: \"before\" reads the snapshot the copy had before compaction (`FOR VERSION AS OF`, the same 2,000 files), \"after\" the compacted table, so that neither meets a colder Trino than the other.\n\n", rows, c.files, c.runs, c.warmup)
 	for _, sc := range scens {
 		fmt.Fprintf(&b, "#### %s\n\n", sc.title)
 		runs := sc.runs
