@@ -135,7 +135,10 @@ func planRewrite(ctx context.Context, tbl *table.Table, p policy.Policy) (rewrit
 		return rp, fmt.Errorf("planning rewrite of %s: %w", Name(tbl.Identifier()), err)
 	}
 	for _, g := range plan.Groups {
-		rp.groups = append(rp.groups, group{key: g.PartitionKey, tasks: g.Tasks, bytes: g.TotalSizeBytes})
+		// The packer may take a later file into an earlier bin: order each
+		// bin again, so its rows, rewritten as read, keep the clustering.
+		ordered, _ := clusterOrder(tbl.Schema(), g.Tasks)
+		rp.groups = append(rp.groups, group{key: g.PartitionKey, tasks: ordered, bytes: g.TotalSizeBytes})
 	}
 	return rp, nil
 }
@@ -189,9 +192,6 @@ type RewriteReport struct {
 // without committing them.
 func (s *Service) executeGroup(ctx context.Context, tbl *table.Table, g group, p policy.Policy, rp rewritePlan) (table.CompactionGroupResult, error) {
 	tbl = wholeReads(tbl)
-	// Rewritten as read, the rows keep the writers' clustering (a sort
-	// orders them anyway).
-	g.tasks, _ = clusterOrder(tbl.Schema(), g.tasks)
 	if rp.op != "bin-pack" {
 		return writeOrdered(ctx, tbl, g, p, s.cfg.ScanConcurrency, s.cfg.WriterParallelism)
 	}
