@@ -46,6 +46,8 @@ func newCSVScanner(r io.Reader, comma byte, at scanPos) *csvScanner {
 	return &csvScanner{r: bufio.NewReaderSize(r, 256<<10), comma: comma, pos: at}
 }
 
+func (s *csvScanner) offset() int64 { return s.pos.Offset }
+
 // skipBOM drops a UTF-8 byte-order mark at the scanner's position.
 func (s *csvScanner) skipBOM() error {
 	b, err := s.r.Peek(3)

@@ -83,14 +83,7 @@ func TestCSVScannerSplitsRealWorldText(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []rec
-			for {
-				r, err := sc.next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, r := range scanAll(t, sc) {
 				got = append(got, rec{r.fields, r.line, r.terminated, r.problem})
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -102,20 +95,28 @@ func TestCSVScannerSplitsRealWorldText(t *testing.T) {
 
 func TestCSVScannerKeepsEachRecordsRawBytes(t *testing.T) {
 	in := "id,text\r\n1,\"a\r\nb\"\r\n2,\"x\"\"y\""
-	sc := newCSVScanner(strings.NewReader(in), ',', scanPos{})
 	var raws []string
-	for {
-		r, err := sc.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range scanAll(t, newCSVScanner(strings.NewReader(in), ',', scanPos{})) {
 		raws = append(raws, string(r.raw))
 	}
 	want := []string{"id,text", "1,\"a\r\nb\"", "2,\"x\"\"y\""}
 	if !reflect.DeepEqual(raws, want) {
 		t.Fatalf("raw records %q, want %q", raws, want)
+	}
+}
+
+// scanAll reads sc's records up to the end of its input.
+func scanAll(t *testing.T, sc *csvScanner) []csvRecord {
+	t.Helper()
+	var recs []csvRecord
+	for {
+		r, err := sc.next()
+		if errors.Is(err, io.EOF) {
+			return recs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
 	}
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/files"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
 // agg is one aggregate over one column, computed on an independent reading
@@ -28,7 +27,7 @@ import (
 type agg struct{ op, col string }
 
 func TestLandingRealCSVFilesMatchesAnIndependentReading(t *testing.T) {
-	needStack(t)
+	sink := stackSink(t)
 	tests := []struct {
 		name, file, table string
 		crOnly            bool // the file ends lines with a lone CR
@@ -62,11 +61,6 @@ func TestLandingRealCSVFilesMatchesAnIndependentReading(t *testing.T) {
 		{"online retail with CR endings and a truncated last line", "online_retail/online_retail_head_cr_endings.csv", "online_retail_head", true, 1,
 			[]agg{{"sumInt", "Quantity"}, {"nonEmpty", "CustomerID"}, {"distinct", "InvoiceNo"}}},
 	}
-	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := dataset(t, tt.file)
@@ -78,11 +72,7 @@ func TestLandingRealCSVFilesMatchesAnIndependentReading(t *testing.T) {
 				}
 			}
 			ident := table.Identifier{"raw", tt.table}
-			reps, err := files.Land(ctx, stacktest.Logger(), sink, files.Config{Table: ident}, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep := reps[0]
+			rep := land(t, sink, files.Config{Table: ident}, path)[0]
 			if rep.Received != int64(len(records)) || rep.Accepted+rep.Quarantined != rep.Received ||
 				rep.Quarantined != tt.quarantined || rep.Accepted != int64(len(complete)) {
 				t.Fatalf("report %+v; independent reading: %d records, %d complete; want %d quarantined", rep.Report, len(records), len(complete), tt.quarantined)
@@ -117,18 +107,13 @@ func TestLandingRealCSVFilesMatchesAnIndependentReading(t *testing.T) {
 }
 
 func TestLandingOnlineRetailParquetKeepsColumnsAndTypes(t *testing.T) {
-	needStack(t)
+	sink := stackSink(t)
 	tests := []struct {
 		name, file, table, price, customer string
 		rows                               int64
 	}{
 		{"Online Retail 2010-2011", "online_retail/online_retail_2010-2011.parquet", "online_retail", "UnitPrice", "CustomerID", 541909},
 		{"Online Retail II 2009-2010 with a column name with a space", "online_retail/online_retail_II_2009-2010.parquet", "online_retail_ii", "Price", "Customer ID", 525461},
-	}
-	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,11 +124,7 @@ func TestLandingOnlineRetailParquetKeepsColumnsAndTypes(t *testing.T) {
 				t.Fatalf("pqarrow reads %d rows, the dataset README says %d", want.NumRows(), tt.rows)
 			}
 			ident := table.Identifier{"raw", tt.table}
-			reps, err := files.Land(ctx, stacktest.Logger(), sink, files.Config{Table: ident}, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep := reps[0]
+			rep := land(t, sink, files.Config{Table: ident}, path)[0]
 			if rep.Received != tt.rows || rep.Accepted != tt.rows || rep.Quarantined != 0 {
 				t.Fatalf("report %+v, want %d rows accepted", rep.Report, tt.rows)
 			}
@@ -357,13 +338,8 @@ func checkTruncatedLastLine(t *testing.T, q arrow.Table, last []string, line int
 // a whole, and neither table may gain a snapshot.
 func checkRerunLandsNothing(t *testing.T, sink *ingest.Sink, ident table.Identifier, path string, first files.Report) {
 	t.Helper()
-	ctx := context.Background()
 	before := snapshots(t, sink, ident)
-	reps, err := files.Land(ctx, stacktest.Logger(), sink, files.Config{Table: ident}, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := reps[0]
+	r := land(t, sink, files.Config{Table: ident}, path)[0]
 	if r.Skipped != first.Received || r.Received != first.Received || r.Accepted != first.Accepted || r.Quarantined != first.Quarantined {
 		t.Fatalf("re-run reported %+v, want all %d records skipped", r.Report, first.Received)
 	}
@@ -413,7 +389,7 @@ func readParquetIndependently(t *testing.T, path string) arrow.Table {
 }
 
 func TestLandingJSONFilesQuarantinesWhatDoesNotFit(t *testing.T) {
-	needStack(t)
+	sink := stackSink(t)
 	tests := []struct {
 		name, file, content string
 		sample              int
@@ -427,23 +403,12 @@ func TestLandingJSONFilesQuarantinesWhatDoesNotFit(t *testing.T) {
 			"[{\"order\":\"a\",\"total\":1.5},{\"order\":\"b\",\"total\":2},{\"order\":\"c\",\"tot",
 			0, 2, 1, "truncated last record"},
 	}
-	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := t.TempDir() + "/" + tt.file
-			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			path := writeText(t, tt.file, tt.content)
 			ident := table.Identifier{"exploration", fmt.Sprintf("json_%d", i)}
 			cfg := files.Config{Table: ident, Options: files.Options{SampleRows: tt.sample}}
-			reps, err := files.Land(ctx, stacktest.Logger(), sink, cfg, path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			reps := land(t, sink, cfg, path)
 			if r := reps[0]; r.Accepted != tt.accepted || r.Quarantined != tt.rejected || r.Received != tt.accepted+tt.rejected {
 				t.Fatalf("report %+v", r.Report)
 			}

@@ -1,21 +1,15 @@
 package files_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/files"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
 // writeParquetColumns writes one row group of string columns, row by row.
@@ -25,41 +19,17 @@ func writeParquetColumns(t *testing.T, names []string, rows [][]string) string {
 	for i, n := range names {
 		fields[i] = arrow.Field{Name: n, Type: arrow.BinaryTypes.String, Nullable: true}
 	}
-	sc := arrow.NewSchema(fields, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
-	defer b.Release()
-	for _, r := range rows {
-		for i, v := range r {
-			b.Field(i).(*array.StringBuilder).Append(v)
+	return writeParquet(t, "more.parquet", arrow.NewSchema(fields, nil), func(b *array.RecordBuilder) {
+		for _, r := range rows {
+			for i, v := range r {
+				b.Field(i).(*array.StringBuilder).Append(v)
+			}
 		}
-	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	p := filepath.Join(t.TempDir(), "more.parquet")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(sc, f, nil, pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	})
 }
 
 func TestFilesWithNewColumnsEvolveARawTableAndAreQuarantinedElsewhere(t *testing.T) {
-	needStack(t)
-	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := stackSink(t)
 	first := writeText(t, "a.csv", "sku,name\nA1,apple\nB2,banana\n")
 	// Each later file brings a column the table does not have yet.
 	later := []string{
@@ -71,13 +41,8 @@ func TestFilesWithNewColumnsEvolveARawTableAndAreQuarantinedElsewhere(t *testing
 	t.Run("in raw the table gains each file's new columns and keeps every row", func(t *testing.T) {
 		ident := table.Identifier{"raw", "fruit_evolving"}
 		cfg := files.Config{Table: ident}
-		if _, err := files.Land(ctx, stacktest.Logger(), sink, cfg, first); err != nil {
-			t.Fatal(err)
-		}
-		reps, err := files.Land(ctx, stacktest.Logger(), sink, cfg, later...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		land(t, sink, cfg, first)
+		reps := land(t, sink, cfg, later...)
 		for _, r := range reps {
 			if r.Quarantined != 0 || r.Accepted == 0 {
 				t.Fatalf("%s: %+v, want every record accepted", r.Path, r.Report)
@@ -128,13 +93,8 @@ func TestFilesWithNewColumnsEvolveARawTableAndAreQuarantinedElsewhere(t *testing
 	t.Run("in cleansed a file with a new column goes whole to quarantine, with the reason", func(t *testing.T) {
 		ident := table.Identifier{"cleansed", "fruit_fixed"}
 		cfg := files.Config{Table: ident}
-		if _, err := files.Land(ctx, stacktest.Logger(), sink, cfg, first); err != nil {
-			t.Fatal(err)
-		}
-		reps, err := files.Land(ctx, stacktest.Logger(), sink, cfg, later[0])
-		if err != nil {
-			t.Fatal(err)
-		}
+		land(t, sink, cfg, first)
+		reps := land(t, sink, cfg, later[0])
 		if r := reps[0]; r.Accepted != 0 || r.Quarantined != 1 {
 			t.Fatalf("report %+v, want the one record quarantined", r.Report)
 		}
@@ -150,13 +110,4 @@ func TestFilesWithNewColumnsEvolveARawTableAndAreQuarantinedElsewhere(t *testing
 			t.Fatalf("cleansed table changed: %d rows, schema %v", tbl.NumRows(), tbl.Schema())
 		}
 	})
-}
-
-func writeText(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

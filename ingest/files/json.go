@@ -12,7 +12,6 @@ import (
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/internal/arrowfill"
@@ -23,51 +22,27 @@ import (
 // the elements of an array. Top-level fields are columns; nested objects and
 // arrays are kept as JSON text.
 type jsonSource struct {
-	f       *os.File
-	size    int64
+	textFile[jsonElem, jsonState]
 	array   bool
-	rd      elemReader
-	schema  *arrow.Schema
-	cols    []column
 	index   map[string]int
 	unknown string // why a field without a column is one, for reasons
-	pending []jsonElem
-	rows    *rowBuilder
-	cells   []arrowfill.Cell
-	opts    Options
-	state   jsonState
-	done    bool
 }
 
-func openJSON(path string, format Format, declared *arrow.Schema, resume json.RawMessage, opts Options) (_ *jsonSource, err error) {
-	f, err := os.Open(path)
+func openJSON(path string, format Format, declared *arrow.Schema, resume json.RawMessage, opts Options) (*jsonSource, error) {
+	s := &jsonSource{}
+	err := s.open(path, resume, opts, s.reader, func() error {
+		if format == JSON {
+			var err error
+			if s.array, err = startsWithBracket(s.f); err != nil {
+				return err
+			}
+		}
+		s.rd = s.reader(jsonState{})
+		return s.infer(declared)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-		}
-	}()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	s := &jsonSource{f: f, size: info.Size(), opts: opts}
-	if format == JSON {
-		if s.array, err = startsWithBracket(f); err != nil {
-			return nil, err
-		}
-	}
-	s.rd = s.reader(jsonState{})
-	if err := s.infer(declared); err != nil {
-		return nil, err
-	}
-	if err := s.resume(resume); err != nil {
-		return nil, err
-	}
-	s.rows = newRowBuilder(memory.DefaultAllocator, s.schema, s.cols)
-	s.cells = make([]arrowfill.Cell, len(s.cols))
 	return s, nil
 }
 
@@ -91,34 +66,25 @@ func startsWithBracket(f *os.File) (bool, error) {
 	return false, err
 }
 
-func (s *jsonSource) reader(at jsonState) elemReader {
+func (s *jsonSource) reader(at jsonState) recordReader[jsonElem] {
 	if s.array {
 		return newArrayReader(s.f, at)
 	}
 	return newLineReader(s.f, at)
 }
 
-// infer types each field over the sample; columns come in the order the
-// fields first appear.
-// infer reads the sample and types each field by it; the sampled records
-// are returned first by Next. With a declared schema, the declared columns
-// keep their types and only the sample's other fields are inferred.
+// infer reads the sample and types each field by it, columns in the order
+// the fields first appear; the sampled records are returned first by Next.
+// With a declared schema, the declared columns keep their types and only
+// the sample's other fields are inferred.
 func (s *jsonSource) infer(declared *arrow.Schema) error {
 	var names []string
 	var masks []uint16
 	seen := map[string]int{}
-	for len(s.pending) < s.opts.sampleRows() {
-		e, err := s.rd.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		s.pending = append(s.pending, e)
+	err := s.sample(func(e jsonElem) {
 		keys, vals, err := jsonobject.Fields(e.raw)
 		if err != nil {
-			continue
+			return
 		}
 		for i, k := range keys {
 			ci, ok := seen[k]
@@ -130,22 +96,23 @@ func (s *jsonSource) infer(declared *arrow.Schema) error {
 			}
 			masks[ci] &= jsonMask(vals[i])
 		}
+	})
+	if err != nil {
+		return err
 	}
-	if declared == nil {
-		if len(names) == 0 {
-			return fmt.Errorf("no fields to infer a schema from in the first %d records", len(s.pending))
-		}
-		s.schema, s.cols = inferredSchema(names, masks, len(s.pending))
+	if declared == nil && len(names) == 0 {
+		return fmt.Errorf("no fields to infer a schema from in the first %d records", len(s.pending))
+	}
+	if err := s.decide(declared, names, masks); err != nil {
+		return err
+	}
+	switch {
+	case declared == nil:
 		s.unknown = fmt.Sprintf("not among the fields of the first %d records, which decided the columns", len(s.pending))
-	} else {
-		var err error
-		if s.schema, s.cols, err = extend(declared, names, masks, len(s.pending), s.opts); err != nil {
-			return err
-		}
+	case s.opts.Extend:
+		s.unknown = fmt.Sprintf("neither a column of the table nor among the fields of the first %d records", len(s.pending))
+	default:
 		s.unknown = "not a column of the table"
-		if s.opts.Extend {
-			s.unknown = fmt.Sprintf("neither a column of the table nor among the fields of the first %d records", len(s.pending))
-		}
 	}
 	s.index = make(map[string]int, s.schema.NumFields())
 	for i, f := range s.schema.Fields() {
@@ -154,75 +121,11 @@ func (s *jsonSource) infer(declared *arrow.Schema) error {
 	return nil
 }
 
-func (s *jsonSource) resume(raw json.RawMessage) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	var st jsonState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("reading resume position: %w", err)
-	}
-	for len(s.pending) > 0 && s.pending[0].end.Offset <= st.Offset {
-		s.pending = s.pending[1:]
-	}
-	if len(s.pending) == 0 && s.rd.offset() != st.Offset {
-		if _, err := s.f.Seek(st.Offset, io.SeekStart); err != nil {
-			return fmt.Errorf("seeking to the resume position: %w", err)
-		}
-		s.rd = s.reader(st)
-	}
-	s.state = st
-	return nil
-}
-
-func (s *jsonSource) Schema() *arrow.Schema { return s.schema }
-
-func (s *jsonSource) Progress() float64 {
-	if s.size == 0 {
-		return 1
-	}
-	return float64(s.rd.offset()) / float64(s.size)
-}
-
-func (s *jsonSource) Close() error {
-	s.rows.release()
-	return s.f.Close()
-}
-
 func (s *jsonSource) Next(ctx context.Context) (ingest.Batch, error) {
-	var b ingest.Batch
-	for !s.done && s.rows.rows < s.opts.batchRows() && len(b.Rejects) < s.opts.batchRows() {
-		if err := ctx.Err(); err != nil {
-			return ingest.Batch{}, err
-		}
-		e, err := s.nextElem()
-		if errors.Is(err, io.EOF) {
-			s.done = true
-			break
-		}
-		if err != nil {
-			return ingest.Batch{}, err
-		}
-		s.state = e.end
-		if reason := s.convert(e); reason != "" {
-			b.Rejects = append(b.Rejects, ingest.Reject{Position: e.position, Reason: reason, Raw: e.raw})
-			continue
-		}
-		s.rows.add(s.cells, e.position)
-	}
-	return s.rows.batch(b, s.state)
+	return s.next(ctx, s.convert)
 }
 
-func (s *jsonSource) nextElem() (jsonElem, error) {
-	if len(s.pending) > 0 {
-		e := s.pending[0]
-		s.pending = s.pending[1:]
-		return e, nil
-	}
-	return s.rd.next()
-}
-
-// convert fills s.cells from e, or says why e is rejected.
+// convert fills s.cells, all null, from e, or says why e is rejected.
 func (s *jsonSource) convert(e jsonElem) string {
 	keys, vals, err := jsonobject.Fields(e.raw)
 	if err != nil {
@@ -230,9 +133,6 @@ func (s *jsonSource) convert(e jsonElem) string {
 			return "truncated last record: the file ends inside it (" + err.Error() + ")"
 		}
 		return err.Error()
-	}
-	for i := range s.cells {
-		s.cells[i] = arrowfill.Cell{Null: true}
 	}
 	for i, k := range keys {
 		ci, ok := s.index[k]

@@ -15,19 +15,20 @@ type jsonState struct {
 	Records int64 `json:"records"`
 }
 
+func (jsonState) after(e jsonElem) jsonState { return e.end }
+func (st jsonState) offset() int64           { return st.Offset }
+
 // jsonElem is one record's text as a reader split it off.
 type jsonElem struct {
 	raw        []byte
-	position   string
+	pos        string
 	end        jsonState
 	terminated bool // false: the file ended inside it
 }
 
-// elemReader splits a JSON file into records.
-type elemReader interface {
-	next() (jsonElem, error) // io.EOF after the last
-	offset() int64
-}
+func (e jsonElem) position() string { return e.pos }
+func (e jsonElem) rawBytes() []byte { return e.raw }
+func (e jsonElem) endOffset() int64 { return e.end.Offset }
 
 // lineReader splits NDJSON: one record per line; blank lines are skipped.
 type lineReader struct {
@@ -65,7 +66,7 @@ func (l *lineReader) next() (jsonElem, error) {
 			continue
 		}
 		l.st.Records++
-		return jsonElem{raw: line, position: fmt.Sprintf("line %d", start), end: l.st, terminated: terminated}, nil
+		return jsonElem{raw: line, pos: fmt.Sprintf("line %d", start), end: l.st, terminated: terminated}, nil
 	}
 }
 
@@ -177,7 +178,7 @@ func (a *arrayReader) close() error {
 // element reads one element up to its end.
 func (a *arrayReader) element() (jsonElem, error) {
 	a.st.Records++
-	e := jsonElem{position: fmt.Sprintf("element %d (line %d)", a.st.Records, a.st.Line)}
+	e := jsonElem{pos: fmt.Sprintf("element %d (line %d)", a.st.Records, a.st.Line)}
 	depth, inString, escaped := 0, false, false
 	for {
 		c, err := a.read()

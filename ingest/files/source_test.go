@@ -1,12 +1,10 @@
-package files
+package files_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -14,10 +12,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
+	"github.com/lakehouse-go/lakehouse/ingest/files"
 )
 
 // readResult is everything a source yielded.
@@ -56,28 +53,19 @@ func readAll(t *testing.T, src ingest.Source, maxBatches int) readResult {
 	return r
 }
 
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestSourcesRejectWhatDoesNotFitWithReasonAndPosition(t *testing.T) {
 	type reject struct{ position, reason string }
 	tests := []struct {
 		name     string
 		file     string
 		content  string
-		opts     Options
+		opts     files.Options
 		accepted int
 		rejects  []reject // reason: a substring
 	}{
 		{
 			name: "a CSV value that does not fit the type inferred from the sample rejects its row only",
-			file: "a.csv", content: "id,amount\n1,2.5\n2,abc\n3,4\n", opts: Options{SampleRows: 1},
+			file: "a.csv", content: "id,amount\n1,2.5\n2,abc\n3,4\n", opts: files.Options{SampleRows: 1},
 			accepted: 2, rejects: []reject{{"line 3", `column "amount": "abc" is not a valid float64 (type inferred from the first 1 records)`}},
 		},
 		{
@@ -97,7 +85,7 @@ func TestSourcesRejectWhatDoesNotFitWithReasonAndPosition(t *testing.T) {
 		},
 		{
 			name: "NDJSON lines that do not fit are rejected one by one",
-			file: "a.ndjson", content: "{\"id\":1,\"v\":\"a\"}\n{\"id\":\"x\"}\nnot json\n{\"id\":2,\"extra\":1}\n[1]\n{\"id\":3}\n", opts: Options{SampleRows: 1},
+			file: "a.ndjson", content: "{\"id\":1,\"v\":\"a\"}\n{\"id\":\"x\"}\nnot json\n{\"id\":2,\"extra\":1}\n[1]\n{\"id\":3}\n", opts: files.Options{SampleRows: 1},
 			accepted: 2, rejects: []reject{
 				{"line 2", `column "id": "x" is not a valid int64`},
 				{"line 3", "invalid JSON"},
@@ -118,7 +106,7 @@ func TestSourcesRejectWhatDoesNotFitWithReasonAndPosition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := Open(context.Background(), writeFile(t, tt.file, tt.content), nil, nil, tt.opts)
+			src, err := files.Open(context.Background(), writeText(t, tt.file, tt.content), nil, nil, tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,8 +132,8 @@ func TestSourcesRejectWhatDoesNotFitWithReasonAndPosition(t *testing.T) {
 }
 
 func TestJSONKeepsNestedValuesAsJSONTextAndReadsStringsAsTheirColumnsType(t *testing.T) {
-	p := writeFile(t, "a.json", `[{"id":1,"tags":["a","b"],"o":{"k":1},"at":"2024-01-02T03:04:05Z","zip":"01012"}]`)
-	src, err := Open(context.Background(), p, nil, nil, Options{})
+	p := writeText(t, "a.json", `[{"id":1,"tags":["a","b"],"o":{"k":1},"at":"2024-01-02T03:04:05Z","zip":"01012"}]`)
+	src, err := files.Open(context.Background(), p, nil, nil, files.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,19 +167,19 @@ func TestResumingAtAPositionReadsExactlyTheRest(t *testing.T) {
 		arr.WriteString(`  {"id":"` + n + `1","name":"x` + n + `"}`)
 	}
 	arr.WriteString("\n]\n")
-	files := map[string]string{
-		"a.csv":     writeFile(t, "a.csv", csv.String()),
-		"a.ndjson":  writeFile(t, "a.ndjson", ndjson.String()),
-		"a.json":    writeFile(t, "a.json", arr.String()),
-		"a.parquet": writeParquet(t, 9),
+	paths := map[string]string{
+		"a.csv":     writeText(t, "a.csv", csv.String()),
+		"a.ndjson":  writeText(t, "a.ndjson", ndjson.String()),
+		"a.json":    writeText(t, "a.json", arr.String()),
+		"a.parquet": writeNumberedParquet(t, 9),
 	}
 	for _, name := range []string{"a.csv", "a.ndjson", "a.json", "a.parquet"} {
 		for _, sample := range []int{1, 100} {
 			t.Run(name+" with a sample of "+strconv.Itoa(sample), func(t *testing.T) {
 				ctx := context.Background()
-				opts := Options{SampleRows: sample, BatchRows: 4}
-				open := func(resume json.RawMessage) Source {
-					src, err := Open(ctx, files[name], nil, resume, opts)
+				opts := files.Options{SampleRows: sample, BatchRows: 4}
+				open := func(resume json.RawMessage) files.Source {
+					src, err := files.Open(ctx, paths[name], nil, resume, opts)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -214,31 +202,15 @@ func TestResumingAtAPositionReadsExactlyTheRest(t *testing.T) {
 	}
 }
 
-func writeParquet(t *testing.T, n int) string {
+// writeNumberedParquet writes n rows of an id and a column whose name has
+// a space.
+func writeNumberedParquet(t *testing.T, n int) string {
 	t.Helper()
 	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "Customer ID", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
-	defer b.Release()
-	for i := range n {
-		b.Field(0).(*array.Int64Builder).Append(int64(i))
-		b.Field(1).(*array.StringBuilder).Append("c" + strconv.Itoa(i))
-	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	p := filepath.Join(t.TempDir(), "a.parquet")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(sc, f, nil, pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeParquet(t, "a.parquet", sc, func(b *array.RecordBuilder) {
+		for i := range n {
+			b.Field(0).(*array.Int64Builder).Append(int64(i))
+			b.Field(1).(*array.StringBuilder).Append("c" + strconv.Itoa(i))
+		}
+	})
 }
