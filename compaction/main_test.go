@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +21,15 @@ import (
 	"github.com/lakehouse-go/lakehouse/trino"
 )
 
-// env is the stack and Trino every integration test of the package
+// parts is the stack and Trino every integration test of the package
 // shares (versitygw allows one gateway per process).
+var parts stacktest.Env
+
+// env is the stack (parts.Lake) and a sink on its catalog, by the names
+// the tests use.
 type env struct {
-	lake      *stack.Stack
-	trino     *trino.Server
-	sink      *ingest.Sink
-	skipWhole string
+	lake *stack.Stack
+	sink *ingest.Sink
 }
 
 var e env
@@ -39,79 +40,30 @@ var stressFor = flag.Duration("stress", 0, "how long TestStress runs (default 60
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run()) // unit tests only; integration tests skip themselves
-	}
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "lakehouse-compaction-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if _, _, err := trino.FindJava(ctx, ""); err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "compaction: CI=true and Trino cannot run:", err)
-			return 1
-		}
-		e.skipWhole = err.Error()
-		return m.Run()
-	}
-	e.lake, err = stacktest.Start(ctx, filepath.Join(dir, "state"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compaction: starting stack:", err)
-		return 1
-	}
-	defer func() {
-		if err := e.lake.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "compaction: stopping stack:", err)
-		}
-	}()
-	e.sink, err = ingest.Open(ctx, stacktest.Logger(), e.lake.CatalogURL())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compaction:", err)
-		return 1
-	}
-	e.trino, err = stacktest.StartTrino(ctx, e.lake, dir, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compaction: starting Trino:", err)
-		return 1
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := e.trino.Stop(sctx); err != nil {
-			fmt.Fprintln(os.Stderr, "compaction: stopping Trino:", err)
-		}
-	}()
-	return m.Run()
+	os.Exit(stacktest.Run(m, &parts, stacktest.Options{
+		Name:    "compaction",
+		Short:   testing.Short(), // unit tests only; integration tests skip themselves
+		Trino:   true,
+		Timeout: 30 * time.Minute,
+		Setup: func(ctx context.Context, env *stacktest.Env) error {
+			e.lake = env.Lake
+			var err error
+			e.sink, err = ingest.Open(ctx, stacktest.Logger(), env.Lake.CatalogURL())
+			return err
+		},
+	}))
 }
 
 // requireLake skips a test in -short mode or without Java (never under CI).
 func requireLake(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the stack and Trino")
-	}
-	if e.skipWhole != "" {
-		t.Skip("no Java 24+ for Trino: " + e.skipWhole)
-	}
+	parts.Require(t)
 }
 
+// sql runs a statement on the test's Trino.
 func sql(t *testing.T, stmt string) *trino.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	res, err := trino.Query(ctx, e.trino.URL(), "compaction-test", stmt)
-	if err != nil {
-		t.Fatalf("trino: %s: %v", stmt, err)
-	}
-	return res
+	return parts.SQL(t, stmt)
 }
 
 // fingerprint is the row count and an order-insensitive checksum of every

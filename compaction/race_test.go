@@ -12,6 +12,26 @@ import (
 	"github.com/apache/iceberg-go/table"
 )
 
+// racePolicy is the race tests' policy: three small files or more are
+// rewritten together.
+const racePolicy = "defaults: {min-input-files: 3, target-file-size: 8MiB}"
+
+// landMergeOnRead lands files files of perFile rows into ident (as land
+// does), then sets the table to write merge-on-read deletes and to replay
+// a lost commit retries times; it returns the table so set.
+func landMergeOnRead(t *testing.T, ident table.Identifier, retries string, files, perFile int, partitionBy ...string) *table.Table {
+	t.Helper()
+	txn := land(t, ident, files, perFile, partitionBy...).NewTransaction()
+	if err := txn.SetProperties(map[string]string{table.CommitNumRetriesKey: retries, table.WriteDeleteModeKey: table.WriteModeMergeOnRead}); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := txn.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
 // TestGoMergeOnReadDeleteDuringARewriteIsNeverUndone races an iceberg-go
 // merge-on-read delete against a rewrite, on a table whose writers replay
 // lost commits (commit.retry.num-retries) and on one whose do not.
@@ -21,15 +41,8 @@ func TestGoMergeOnReadDeleteDuringARewriteIsNeverUndone(t *testing.T) {
 		t.Run("commit retries "+retries, func(t *testing.T) {
 			ctx := context.Background()
 			ident := table.Identifier{"raw", "mor_race_" + retries}
-			tbl := land(t, ident, 8, 100)
-			txn := tbl.NewTransaction()
-			if err := txn.SetProperties(map[string]string{table.CommitNumRetriesKey: retries, table.WriteDeleteModeKey: table.WriteModeMergeOnRead}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := txn.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			s := service(t, "defaults: {min-input-files: 3, target-file-size: 8MiB}")
+			landMergeOnRead(t, ident, retries, 8, 100)
+			s := service(t, racePolicy)
 			var once sync.Once
 			s.beforeCommit = func(context.Context, *table.Table, table.CompactionGroupResult) {
 				once.Do(func() {
@@ -62,21 +75,12 @@ func TestADeleteStagedBeforeARewriteAndCommittedAfterIsNotLost(t *testing.T) {
 		t.Run("commit retries "+retries, func(t *testing.T) {
 			ctx := context.Background()
 			ident := table.Identifier{"raw", "mor_late_" + retries}
-			tbl := land(t, ident, 8, 100)
-			txn := tbl.NewTransaction()
-			if err := txn.SetProperties(map[string]string{table.CommitNumRetriesKey: retries, table.WriteDeleteModeKey: table.WriteModeMergeOnRead}); err != nil {
-				t.Fatal(err)
-			}
-			tbl, err := txn.Commit(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			del := tbl.NewTransaction()
+			del := landMergeOnRead(t, ident, retries, 8, 100).NewTransaction()
 			filter := iceberg.NewAnd(iceberg.GreaterThanEqual(iceberg.Reference("id"), int64(100)), iceberg.LessThanEqual(iceberg.Reference("id"), int64(149)))
 			if err := del.Delete(ctx, filter, nil); err != nil {
 				t.Fatal(err)
 			}
-			s := service(t, "defaults: {min-input-files: 3, target-file-size: 8MiB}")
+			s := service(t, racePolicy)
 			if _, err := s.Run(ctx, ident); err != nil {
 				t.Fatal(err)
 			}
@@ -105,15 +109,8 @@ func TestAReplayedGroupCommitDoesNotLetLaterGroupsUndoDeletes(t *testing.T) {
 func replayedGroup(t *testing.T, retries string) {
 	ctx := context.Background()
 	ident := table.Identifier{"raw", fmt.Sprintf("replayed_%d", time.Now().UnixNano())}
-	tbl := land(t, ident, 9, 300, "day(ts)")
-	txn := tbl.NewTransaction()
-	if err := txn.SetProperties(map[string]string{table.CommitNumRetriesKey: retries, table.WriteDeleteModeKey: table.WriteModeMergeOnRead}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := txn.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s := service(t, "defaults: {min-input-files: 3, target-file-size: 8MiB}")
+	landMergeOnRead(t, ident, retries, 9, 300, "day(ts)")
+	s := service(t, racePolicy)
 	var (
 		once     sync.Once
 		day      time.Time

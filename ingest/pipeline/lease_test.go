@@ -2,8 +2,6 @@ package pipeline_test
 
 import (
 	"fmt"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,11 +21,8 @@ func filesHandled(t *testing.T, reg *prometheus.Registry) float64 {
 }
 
 func TestTwoProcessesShareAFilesPipelineByLease(t *testing.T) {
-	sink := openSink(t)
-	in := filepath.Join(tmp, "incoming-leased")
-	if err := os.MkdirAll(in, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	sink := env.Sink(t)
+	in := incoming(t, "incoming-leased")
 	pls := parse(t, fmt.Sprintf(`
 - name: leased_orders
   table: raw.pl_leased_orders
@@ -64,20 +59,8 @@ func TestTwoProcessesShareAFilesPipelineByLease(t *testing.T) {
 }
 
 func TestTwoProcessesFetchEachPolledWindowOnce(t *testing.T) {
-	sink := openSink(t)
-	srv := &windowServer{requests: map[string]int{}}
-	api := httptest.NewServer(srv)
-	defer api.Close()
-	start := time.Now().UTC().Truncate(time.Hour).Add(-4 * time.Hour)
-	pls := parse(t, fmt.Sprintf(`
-- name: leased_prices
-  table: raw.pl_leased_prices
-  source:
-    poll:
-      every: 1h
-      start: %s
-      http: {url: "%s/prices?from={start}&to={end}"}
-`, start.Format(time.RFC3339), api.URL))
+	sink := env.Sink(t)
+	pls, srv, _ := pricesPipeline(t, "leased_prices", 4)
 	a := startRun(t, nil, sink, pls)
 	b := startRun(t, nil, sink, pls)
 	eventually(t, 20*time.Second, func() (bool, string) {

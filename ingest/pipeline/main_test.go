@@ -13,16 +13,15 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakehouse-go/lakehouse/ingest"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
 var (
-	lake *stack.Stack
-	// tmp is an absolute folder for test files and exampleFile the
-	// example's absolute path, both resolved before the stack starts: the
-	// embedded S3 backend changes the working directory.
-	tmp, exampleFile string
+	// env is the stack the tests share and its folder for their files.
+	env stacktest.Env
+	// exampleFile is the example's absolute path, resolved before the
+	// stack starts: the embedded S3 backend changes the working directory.
+	exampleFile string
 )
 
 func TestMain(m *testing.M) {
@@ -32,38 +31,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if tmp, err = os.MkdirTemp("", "ingest-pipeline-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if !testing.Short() {
-		if lake, err = stacktest.Start(context.Background(), filepath.Join(tmp, "stack")); err != nil {
-			fmt.Fprintln(os.Stderr, "starting stack:", err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	if lake != nil {
-		if err := lake.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping stack:", err)
-			code = 1
-		}
-	}
-	_ = os.RemoveAll(tmp)
-	os.Exit(code)
-}
-
-// openSink skips integration tests under -short.
-func openSink(t *testing.T) *ingest.Sink {
-	t.Helper()
-	if lake == nil {
-		t.Skip("integration test: needs the embedded stack, not started under -short")
-	}
-	sink, err := ingest.Open(context.Background(), stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sink
+	os.Exit(stacktest.Run(m, &env, stacktest.Options{Name: "ingest-pipeline-test", Short: testing.Short()}))
 }
 
 // eventually polls cond until it holds, failing the test with cond's last

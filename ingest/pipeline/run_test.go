@@ -61,11 +61,21 @@ func (r *running) stop(t *testing.T) {
 
 func parse(t *testing.T, doc string) []pipeline.Pipeline {
 	t.Helper()
-	pls, err := pipeline.Parse([]byte(doc), tmp, filepath.Join(tmp, "state"))
+	pls, err := pipeline.Parse([]byte(doc), env.Dir, filepath.Join(env.Dir, "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pls
+}
+
+// incoming makes a folder under env.Dir for a files pipeline to watch.
+func incoming(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(env.Dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // drop writes a file the way writers should: under a hidden name, then
@@ -99,11 +109,8 @@ func statusOf(t *testing.T, sink *ingest.Sink, pls []pipeline.Pipeline, name str
 }
 
 func TestAFilesPipelineLandsEachNewFileOnce(t *testing.T) {
-	sink := openSink(t)
-	in := filepath.Join(tmp, "incoming-orders")
-	if err := os.MkdirAll(in, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	sink := env.Sink(t)
+	in := incoming(t, "incoming-orders")
 	pls := parse(t, fmt.Sprintf(`
 - name: orders
   table: raw.pl_orders
@@ -221,21 +228,30 @@ func (s *windowServer) total() int {
 	return n
 }
 
-func TestAPollPipelineLandsItsClosedWindows(t *testing.T) {
-	sink := openSink(t)
+// pricesPipeline serves windows of prices (a windowServer) and parses a
+// pipeline, name, that polls it hourly into raw.pl_<name> from hours ago
+// on the hour; it returns the pipelines, the server and that start.
+func pricesPipeline(t *testing.T, name string, hours int) ([]pipeline.Pipeline, *windowServer, time.Time) {
+	t.Helper()
 	srv := &windowServer{requests: map[string]int{}}
 	api := httptest.NewServer(srv)
-	defer api.Close()
-	start := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	t.Cleanup(api.Close)
+	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Duration(hours) * time.Hour)
 	pls := parse(t, fmt.Sprintf(`
-- name: prices
-  table: raw.pl_prices
+- name: %[1]s
+  table: raw.pl_%[1]s
   source:
     poll:
       every: 1h
-      start: %s
-      http: {url: "%s/prices?from={start}&to={end}"}
-`, start.Format(time.RFC3339), api.URL))
+      start: %[2]s
+      http: {url: "%[3]s/prices?from={start}&to={end}"}
+`, name, start.Format(time.RFC3339), api.URL))
+	return pls, srv, start
+}
+
+func TestAPollPipelineLandsItsClosedWindows(t *testing.T) {
+	sink := env.Sink(t)
+	pls, srv, start := pricesPipeline(t, "prices", 3)
 	run := startRun(t, nil, sink, pls)
 	eventually(t, 20*time.Second, func() (bool, string) {
 		st := statusOf(t, sink, pls, "prices")
@@ -270,7 +286,7 @@ func TestAPollPipelineLandsItsClosedWindows(t *testing.T) {
 }
 
 func TestAnHTTPPipelineLandsPostedEvents(t *testing.T) {
-	sink := openSink(t)
+	sink := env.Sink(t)
 	addr, err := stacktest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
@@ -320,17 +336,14 @@ func TestBackfillNeedsAPolledPipeline(t *testing.T) {
 }
 
 func TestAFailedPipelineIsRestartedWhileTheOthersRunOn(t *testing.T) {
-	sink := openSink(t)
+	sink := env.Sink(t)
 	// The collector's address is taken: it fails until it is freed.
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := taken.Addr().String()
-	in := filepath.Join(tmp, "incoming-restart")
-	if err := os.MkdirAll(in, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	in := incoming(t, "incoming-restart")
 	pls := parse(t, fmt.Sprintf(`
 - name: events
   table: raw.pl_restart_events
@@ -369,7 +382,7 @@ func TestAFailedPipelineIsRestartedWhileTheOthersRunOn(t *testing.T) {
 }
 
 func TestAKafkaPipelineLandsItsTopic(t *testing.T) {
-	sink := openSink(t)
+	sink := env.Sink(t)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
 	if err != nil {
 		t.Fatal(err)

@@ -170,7 +170,7 @@ func httpFetch(url string) poll.Fetch {
 // sqliteFeed writes the quotes of windows 1 to 8 into a SQLite table;
 // prices are REAL, and SQLite keeps the "n/a" as text.
 func sqliteFeed(t *testing.T) poll.Fetch {
-	dsn := filepath.Join(tmp, "feed.db")
+	dsn := filepath.Join(env.Dir, "feed.db")
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func sqliteFeed(t *testing.T) poll.Fetch {
 // PostgreSQL is not installed, unless CI=true.
 func postgresFeed(t *testing.T) poll.Fetch {
 	ctx := context.Background()
-	dir := filepath.Join(tmp, "postgres")
+	dir := filepath.Join(env.Dir, "postgres")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

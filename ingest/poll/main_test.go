@@ -3,7 +3,6 @@ package poll_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -11,52 +10,15 @@ import (
 
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/poll"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
-var (
-	lake *stack.Stack
-	// tmp is an absolute folder for test files, made before the stack
-	// starts: the embedded S3 backend changes the working directory.
-	tmp string
-)
+// env is the stack the tests share and its folder for their files.
+var env stacktest.Env
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var err error
-	if tmp, err = os.MkdirTemp("", "ingest-poll-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if !testing.Short() {
-		if lake, err = stacktest.Start(context.Background(), tmp+"/stack"); err != nil {
-			fmt.Fprintln(os.Stderr, "starting stack:", err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	if lake != nil {
-		if err := lake.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping stack:", err)
-			code = 1
-		}
-	}
-	_ = os.RemoveAll(tmp)
-	os.Exit(code)
-}
-
-// openSink skips integration tests under -short.
-func openSink(t *testing.T) *ingest.Sink {
-	t.Helper()
-	if lake == nil {
-		t.Skip("integration test: needs the embedded stack, not started under -short")
-	}
-	sink, err := ingest.Open(context.Background(), stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sink
+	os.Exit(stacktest.Run(m, &env, stacktest.Options{Name: "ingest-poll-test", Short: testing.Short()}))
 }
 
 // fakeClock is a Clock that moves only when told. Waiters are kept until

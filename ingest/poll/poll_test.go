@@ -21,7 +21,7 @@ import (
 // stop the service while windows 3, 4 and 5 close, restart it: exactly
 // those three land, once each; a backfill over 1 to 5 lands nothing more.
 func TestRunBackfillsExactlyTheWindowsMissedDuringDowntimeOnce(t *testing.T) {
-	sink := openSink(t)
+	sink := env.Sink(t)
 	type feed struct {
 		name  string
 		table string
@@ -229,7 +229,7 @@ func checkTables(t *testing.T, sink *ingest.Sink, ident table.Identifier, clean,
 // later windows land, and lands once when the source recovers.
 func TestAFailingWindowIsRetriedLaterAndLandsOnce(t *testing.T) {
 	ctx := context.Background()
-	sink := openSink(t)
+	sink := env.Sink(t)
 	api, url := newPriceAPI(t)
 	api.fail[window(2).Start] = 3 // two tries in the first pass, one in the second
 	ident := table.Identifier{"raw", "prices_retry"}
@@ -296,7 +296,7 @@ func TestAFailingWindowIsRetriedLaterAndLandsOnce(t *testing.T) {
 // goes to the quarantine table, whose columns are fixed.
 func TestEmptyWindowsAreRecordedAndNotFetchedAgain(t *testing.T) {
 	ctx := context.Background()
-	sink := openSink(t)
+	sink := env.Sink(t)
 	api, url := newPriceAPI(t)
 	api.empty[window(1).Start] = true
 	api.empty[window(3).Start] = true

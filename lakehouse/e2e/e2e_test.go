@@ -19,20 +19,17 @@ import (
 	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/ingest/generator"
 	"github.com/lakehouse-go/lakehouse/lakehouse/sample"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
-	"github.com/lakehouse-go/lakehouse/trino"
 )
 
-// env is the stack every test in this package shares (one S3 gateway per
-// process is all versitygw allows).
+// env is what every test in this package shares: the stack and Trino
+// (one S3 gateway per process is all versitygw allows) with the sample
+// landed, and pyiceberg.
 type env struct {
-	lake      *stack.Stack
-	trino     *trino.Server
-	stats     generator.Stats
-	python    string // interpreter with pyiceberg; "" when unavailable
-	testdata  string // absolute path of testdata/, where the Python scripts are
-	skipWhole string // why the package cannot run here
+	stacktest.Env
+	stats    generator.Stats
+	python   string // interpreter with pyiceberg; "" when unavailable
+	testdata string // absolute path of testdata/, where the Python scripts are
 }
 
 var e env
@@ -43,72 +40,33 @@ func TestMain(m *testing.M) {
 		fmt.Println("e2e: skipped in -short mode (needs Trino and pyiceberg)")
 		os.Exit(0)
 	}
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
 	// Resolve every path first: the embedded S3 backend changes the working directory.
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
 	e.testdata = testdata
 	e.python = findPython()
-	dir, err := os.MkdirTemp("", "lakehouse-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
+	os.Exit(stacktest.Run(m, &e.Env, stacktest.Options{
+		Name:    "e2e",
+		Trino:   true,
+		Timeout: 20 * time.Minute,
+		Setup:   landSample,
+	}))
+}
 
-	if _, _, err := trino.FindJava(ctx, ""); err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "e2e: CI=true and Trino cannot run:", err)
-			return 1
-		}
-		e.skipWhole = err.Error()
-		return m.Run()
-	}
-
-	began := time.Now()
-	e.lake, err = stacktest.Start(ctx, filepath.Join(dir, "state"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: starting stack:", err)
-		return 1
-	}
-	defer func() {
-		if err := e.lake.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: stopping stack:", err)
-		}
-	}()
+// landSample lands the generated sample before Trino starts.
+func landSample(ctx context.Context, env *stacktest.Env) error {
 	logger := stacktest.Logger()
-	sink, err := ingest.Open(ctx, logger, e.lake.CatalogURL())
+	sink, err := ingest.Open(ctx, logger, env.Lake.CatalogURL())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
+		return err
 	}
-	e.stats, _, err = sample.Land(ctx, logger, sink, generator.DefaultSpec())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: landing sample:", err)
-		return 1
+	if e.stats, _, err = sample.Land(ctx, logger, sink, generator.DefaultSpec()); err != nil {
+		return fmt.Errorf("landing sample: %w", err)
 	}
-	e.trino, err = stacktest.StartTrino(ctx, e.lake, dir, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: starting Trino:", err)
-		return 1
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := e.trino.Stop(sctx); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: stopping Trino:", err)
-		}
-	}()
-	fmt.Printf("e2e: stack, sample data and Trino ready in %s\n", time.Since(began).Round(time.Millisecond))
-	return m.Run()
+	return nil
 }
 
 // findPython returns the interpreter the test task prepared (LAKEHOUSE_PYTHON),
@@ -126,17 +84,11 @@ func findPython() string {
 	return ""
 }
 
-// requireStack skips (or, under CI, fails) a test when the stack cannot run here.
-func requireStack(t *testing.T) {
-	t.Helper()
-	if e.skipWhole != "" {
-		t.Skip("no Java 24+ for Trino: " + e.skipWhole)
-	}
-}
-
+// requirePython skips a test (fails it under CI) without a pyiceberg
+// interpreter, and without the stack.
 func requirePython(t *testing.T) {
 	t.Helper()
-	requireStack(t)
+	e.Require(t)
 	if e.python != "" {
 		return
 	}
@@ -146,22 +98,10 @@ func requirePython(t *testing.T) {
 	t.Skip("no pyiceberg interpreter: set LAKEHOUSE_PYTHON or run `go tool task tools:venv`")
 }
 
-// sql runs a statement on the test's Trino.
-func sql(t *testing.T, stmt string) *trino.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	res, err := trino.Query(ctx, e.trino.URL(), "e2e", stmt)
-	if err != nil {
-		t.Fatalf("trino: %s: %v", stmt, err)
-	}
-	return res
-}
-
 // scalar runs a one-value query and returns the value.
 func scalar(t *testing.T, stmt string) any {
 	t.Helper()
-	res := sql(t, stmt)
+	res := e.SQL(t, stmt)
 	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
 		t.Fatalf("%s: got %d rows, want one value", stmt, len(res.Rows))
 	}

@@ -10,8 +10,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
 
-	"github.com/lakehouse-go/lakehouse/ingest"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 	"github.com/lakehouse-go/lakehouse/trino"
 )
 
@@ -20,7 +18,7 @@ const clientPy = "pyiceberg_client.py"
 
 func TestPyIcebergWithOnlyTheURI(t *testing.T) {
 	requirePython(t)
-	uri := e.lake.CatalogURL()
+	uri := e.Lake.CatalogURL()
 
 	// Reads what Go wrote.
 	var inspect struct {
@@ -59,7 +57,7 @@ func TestPyIcebergWithOnlyTheURI(t *testing.T) {
 	}
 
 	// A row Trino inserts is visible to pyiceberg.
-	sql(t, "INSERT INTO lakehouse."+name+" VALUES (4, 'written by Trino', 4.0)")
+	e.SQL(t, "INSERT INTO lakehouse."+name+" VALUES (4, 'written by Trino', 4.0)")
 	var read struct {
 		Rows []struct {
 			ID   int64   `json:"id"`
@@ -75,10 +73,7 @@ func TestPyIcebergWithOnlyTheURI(t *testing.T) {
 func goReadNotes(t *testing.T) map[int64]string {
 	t.Helper()
 	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), e.lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := e.Sink(t)
 	tbl, err := sink.Catalog().LoadTable(ctx, table.Identifier{"exploration", "notebook_notes"})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +116,7 @@ func mapsEqual(a, b map[int64]string) bool {
 func queryErr(stmt string) (*trino.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return trino.Query(ctx, e.trino.URL(), "e2e", stmt)
+	return trino.Query(ctx, e.Trino.URL(), "e2e", stmt)
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
@@ -141,7 +136,7 @@ func TestPyIcebergCatalogOperationsThenTrinoThenGo(t *testing.T) {
 		TimeTravelFirst int64     `json:"time_travel_first"`
 		Snapshots       int       `json:"snapshots"`
 	}
-	py(t, &got, "pyiceberg_catalog_suite.py", e.lake.CatalogURL(), name)
+	py(t, &got, "pyiceberg_catalog_suite.py", e.Lake.CatalogURL(), name)
 	checks := []struct {
 		what string
 		ok   bool
@@ -162,12 +157,9 @@ func TestPyIcebergCatalogOperationsThenTrinoThenGo(t *testing.T) {
 	}
 
 	// Trino writes into the table pyiceberg made; Go reads both writers' rows.
-	sql(t, "INSERT INTO lakehouse."+name+" VALUES (40, 'toys', 'eu', 0.5)")
+	e.SQL(t, "INSERT INTO lakehouse."+name+" VALUES (40, 'toys', 'eu', 0.5)")
 	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), e.lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := e.Sink(t)
 	tbl, err := sink.Catalog().LoadTable(ctx, table.Identifier{"exploration", "py_suite"})
 	if err != nil {
 		t.Fatal(err)

@@ -7,9 +7,7 @@ import (
 
 	"github.com/apache/iceberg-go/table"
 
-	"github.com/lakehouse-go/lakehouse/ingest"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
 type tableState struct {
@@ -22,10 +20,7 @@ type tableState struct {
 func snapshotCatalog(t *testing.T) map[string]tableState {
 	t.Helper()
 	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), e.lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := e.Sink(t)
 	cat := sink.Catalog()
 	out := map[string]tableState{}
 	for _, zone := range stack.Zones {
@@ -49,15 +44,15 @@ func snapshotCatalog(t *testing.T) map[string]tableState {
 }
 
 func TestCatalogRestartKeepsEveryTableAndRow(t *testing.T) {
-	requireStack(t)
+	e.Require(t)
 	before := snapshotCatalog(t)
 	if before["raw.orders"].rows != e.stats.Orders {
 		t.Fatalf("before restart raw.orders has %d rows, want %d", before["raw.orders"].rows, e.stats.Orders)
 	}
-	if err := e.lake.StopCatalog(); err != nil {
+	if err := e.Lake.StopCatalog(); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.lake.StartCatalog(context.Background()); err != nil {
+	if err := e.Lake.StartCatalog(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	after := snapshotCatalog(t)

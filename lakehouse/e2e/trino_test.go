@@ -7,13 +7,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
-
-	"github.com/lakehouse-go/lakehouse/ingest"
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 )
 
 func TestTrinoReadsTheGeneratedTables(t *testing.T) {
-	requireStack(t)
+	e.Require(t)
 	counts := []struct {
 		table string
 		want  int64
@@ -49,8 +46,8 @@ func TestTrinoReadsTheGeneratedTables(t *testing.T) {
 }
 
 func TestTrinoCreatesACuratedTableThatGoReads(t *testing.T) {
-	requireStack(t)
-	sql(t, `CREATE TABLE lakehouse.curated.order_status_summary AS
+	e.Require(t)
+	e.SQL(t, `CREATE TABLE lakehouse.curated.order_status_summary AS
 		SELECT status, count(*) AS orders, round(sum(total_amount), 2) AS revenue
 		FROM lakehouse.raw.orders GROUP BY status`)
 	total := asInt(t, scalar(t, "SELECT sum(orders) FROM lakehouse.curated.order_status_summary"))
@@ -60,10 +57,7 @@ func TestTrinoCreatesACuratedTableThatGoReads(t *testing.T) {
 
 	// The table Trino wrote is an Iceberg table Go reads through the same catalog.
 	ctx := context.Background()
-	sink, err := ingest.Open(ctx, stacktest.Logger(), e.lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := e.Sink(t)
 	tbl, err := sink.Catalog().LoadTable(ctx, table.Identifier{"curated", "order_status_summary"})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +82,7 @@ func TestTrinoCreatesACuratedTableThatGoReads(t *testing.T) {
 }
 
 func TestTrinoReportsAFailingStatement(t *testing.T) {
-	requireStack(t)
+	e.Require(t)
 	_, err := queryErr("SELECT * FROM lakehouse.raw.no_such_table")
 	if err == nil {
 		t.Fatal("query of a missing table succeeded")

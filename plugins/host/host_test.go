@@ -168,18 +168,6 @@ func alive(pid int) bool {
 	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
 
-func openSink(t *testing.T) *ingest.Sink {
-	t.Helper()
-	if lake == nil {
-		t.Skip("needs the embedded stack (not in -short)")
-	}
-	sink, err := ingest.Open(context.Background(), stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sink
-}
-
 func sumOf(t *testing.T, values []any) int64 {
 	t.Helper()
 	var s int64
@@ -191,7 +179,7 @@ func sumOf(t *testing.T, values []any) int64 {
 
 func TestRunLandsEveryRowOnceAndAnIncrementalRunAddsOnlyNewOnes(t *testing.T) {
 	ctx := context.Background()
-	sink := openSink(t)
+	sink := env.Sink(t)
 	h := newHost(t)
 	if _, err := h.Install(ctx, bins["minimal"]); err != nil {
 		t.Fatal(err)
@@ -217,7 +205,7 @@ func TestRunLandsEveryRowOnceAndAnIncrementalRunAddsOnlyNewOnes(t *testing.T) {
 
 func TestAKilledPluginIsRelaunchedAndTheRunResumesFromItsLastCommit(t *testing.T) {
 	ctx := context.Background()
-	sink := openSink(t)
+	sink := env.Sink(t)
 	h := newHost(t)
 	if _, err := h.Install(ctx, bins["minimal"]); err != nil {
 		t.Fatal(err)
@@ -347,7 +335,7 @@ func (counting) Read(_ context.Context, _ json.RawMessage, streams []sdk.StreamR
 }
 
 func TestAnInProcessConnectorLandsThroughTheSameCommits(t *testing.T) {
-	sink := openSink(t)
+	sink := env.Sink(t)
 	rep, err := newHost(t).RunInProcess(context.Background(), sink, counting{}, RunConfig{TablePrefix: "inproc_"})
 	if err != nil {
 		t.Fatal(err)

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 	"github.com/lakehouse-go/lakehouse/plugins/internal/gobuild"
 )
 
 var (
-	lake *stack.Stack
+	env  stacktest.Env
 	bins map[string]string // name → built executable
 )
 
@@ -27,7 +26,14 @@ func TestMain(m *testing.M) {
 		os.Exit(hostChild(dir))
 	}
 	flag.Parse()
-	os.Exit(testMain(m))
+	os.Exit(stacktest.Run(m, &env, stacktest.Options{
+		Name:  "plugins-host-test",
+		Short: testing.Short(),
+		Prepare: func(ctx context.Context, env *stacktest.Env) (err error) {
+			bins, err = gobuild.Build(ctx, env.Dir, "../examples/minimal", "./testdata/garbage", "./testdata/probe", "./testdata/future")
+			return err
+		},
+	}))
 }
 
 func hostChild(dir string) int {
@@ -40,21 +46,4 @@ func hostChild(dir string) int {
 	time.Sleep(time.Minute)
 	p.Close()
 	return 0
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "plugins-host-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bins, err = gobuild.Build(context.Background(), dir, "../examples/minimal", "./testdata/garbage", "./testdata/probe", "./testdata/future"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if testing.Short() {
-		return m.Run()
-	}
-	return stacktest.Main(m, "plugins-host-test-", &lake)
 }

@@ -1,7 +1,7 @@
 // Package stacktest starts the real embedded stack (S3 gateway, REST catalog
 // on SQLite) for tests, on free loopback ports in a temporary folder.
 // versitygw allows one gateway per process: start one stack per test binary
-// (e.g. in TestMain) and share it.
+// and share it, as Run does from TestMain.
 package stacktest
 
 import (
@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/trino"
@@ -60,29 +61,19 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// Main is the body of a TestMain whose tests share one stack: it starts the
-// stack in a temporary folder named after prefix, stores it in *lake, runs
-// the tests, stops the stack and removes the folder, and returns the exit
-// code. Resolve relative paths before calling it: the stack changes the
-// working directory.
+// Main is Run with the stack alone, for a TestMain that keeps the stack in
+// *lake; prefix names the temporary folder ("ingest-test-"). Resolve
+// relative paths before calling it: the stack changes the working
+// directory.
 func Main(m interface{ Run() int }, prefix string, lake **stack.Stack) int {
-	dir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	*lake, err = Start(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting stack:", err)
-		return 1
-	}
-	code := m.Run()
-	if err := (*lake).Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping stack:", err)
-		code = 1
-	}
-	return code
+	var env Env
+	return Run(m, &env, Options{
+		Name: strings.TrimSuffix(prefix, "-"),
+		Setup: func(_ context.Context, env *Env) error {
+			*lake = env.Lake
+			return nil
+		},
+	})
 }
 
 // StartTrino starts a managed Trino (installed into the shared cache on

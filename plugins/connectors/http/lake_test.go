@@ -25,9 +25,7 @@ func TestTheExecutableConformsOverTheProtocol(t *testing.T) {
 }
 
 func TestOrderItemsLandInRawWithCountsAndSumsEqualToTheAPI(t *testing.T) {
-	if lake == nil {
-		t.Skip("needs the embedded stack (not in -short)")
-	}
+	sink := env.Sink(t)
 	ctx := context.Background()
 	items := loadItems(t)
 	a := &api{items: items[:5000], auth: func(r *nethttp.Request) bool { return r.Header.Get("Authorization") == "Bearer lake" }}
@@ -35,10 +33,6 @@ func TestOrderItemsLandInRawWithCountsAndSumsEqualToTheAPI(t *testing.T) {
 		"streams": []any{stream("/page", "data", map[string]any{"type": "page", "size": 1000})}})
 	h := host.New(stacktest.Logger(), t.TempDir(), host.DefaultConfig())
 	if _, err := h.Install(ctx, plugin); err != nil {
-		t.Fatal(err)
-	}
-	sink, err := ingest.Open(ctx, stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
 		t.Fatal(err)
 	}
 	run := host.RunConfig{Plugin: "http", Config: cfg, TablePrefix: "api_"}
@@ -71,9 +65,7 @@ func TestOrderItemsLandInRawWithCountsAndSumsEqualToTheAPI(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestRejectedRecordsLandInTheQuarantineTableInTheSameCommits(t *testing.T) {
-	if lake == nil {
-		t.Skip("needs the embedded stack (not in -short)")
-	}
+	sink := env.Sink(t)
 	ctx := context.Background()
 	items := append([]item{}, loadItems(t)[:2000]...)
 	bad := map[string]bool{}
@@ -85,10 +77,6 @@ func TestRejectedRecordsLandInTheQuarantineTableInTheSameCommits(t *testing.T) {
 	cfg := configJSON(t, map[string]any{"base_url": serve(t, a), "streams": []any{stream("/offset", "", map[string]any{"type": "offset", "size": 500})}})
 	h := host.New(stacktest.Logger(), t.TempDir(), host.DefaultConfig())
 	if _, err := h.Install(ctx, plugin); err != nil {
-		t.Fatal(err)
-	}
-	sink, err := ingest.Open(ctx, stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Run(ctx, sink, host.RunConfig{Plugin: "http", Config: cfg, TablePrefix: "rejects_", Mode: sdk.FullRefresh}); err != nil {

@@ -94,26 +94,37 @@ func (c *collect) Reject(string, sdk.Reject) error                      { return
 func (c *collect) Checkpoint(string, json.RawMessage) error             { c.checkpoints++; return nil }
 func (c *collect) Log(level slog.Level, msg string, attrs ...slog.Attr) {}
 
-func TestValuesReadEqualWhatPostgreSQLHolds(t *testing.T) {
-	needPostgres(t)
-	ctx := context.Background()
+// readFull reads stream in full, batch rows a batch, into a collect.
+func readFull(t *testing.T, stream string, batch int) *collect {
+	t.Helper()
 	var w collect
-	sr := []sdk.StreamRead{{Name: "order_facts", Mode: sdk.FullRefresh}}
-	if err := (postgres.Connector{}).Read(ctx, config(t, 5000, "order_facts"), sr, &w); err != nil {
+	sr := []sdk.StreamRead{{Name: stream, Mode: sdk.FullRefresh}}
+	if err := (postgres.Connector{}).Read(context.Background(), config(t, batch, stream), sr, &w); err != nil {
 		t.Fatal(err)
 	}
+	return &w
+}
+
+// sourceCount is the count(*) of from (a table, and a WHERE clause) in
+// PostgreSQL.
+func sourceCount(t *testing.T, from string) int {
+	t.Helper()
+	return int(sourceRat(t, "SELECT count(*)::text FROM "+from).Num().Int64())
+}
+
+func TestValuesReadEqualWhatPostgreSQLHolds(t *testing.T) {
+	needPostgres(t)
+	w := readFull(t, "order_facts", 5000)
+	count := sourceCount(t, "order_facts")
+	if len(w.rows) != count || w.checkpoints != (count+4999)/5000 {
+		t.Fatalf("read %d rows with %d checkpoints, want %d rows, one checkpoint per 5000", len(w.rows), w.checkpoints, count)
+	}
+	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var count int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM order_facts").Scan(&count); err != nil {
-		t.Fatal(err)
-	}
-	if len(w.rows) != count || w.checkpoints != (count+4999)/5000 {
-		t.Fatalf("read %d rows with %d checkpoints, want %d rows, one checkpoint per 5000", len(w.rows), w.checkpoints, count)
-	}
 	const id = "a4591c265e18cb1dcee52889e2d8acc3"
 	var want struct{ uuid, attrs, total, date, prices, ts string }
 	err = conn.QueryRow(ctx, `SELECT order_uuid::text, attrs::text, total::text, purchase_date::text, item_prices::text,
@@ -165,21 +176,8 @@ func decimals(t *testing.T, list string) string {
 
 func TestAViewIsReadInOneGoAndEndsWithACheckpoint(t *testing.T) {
 	needPostgres(t)
-	ctx := context.Background()
-	var w collect
-	sr := []sdk.StreamRead{{Name: "delivered_orders", Mode: sdk.FullRefresh}}
-	if err := (postgres.Connector{}).Read(ctx, config(t, 1000, "delivered_orders"), sr, &w); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var count int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM orders WHERE order_status = 'delivered'").Scan(&count); err != nil {
-		t.Fatal(err)
-	}
+	w := readFull(t, "delivered_orders", 1000)
+	count := sourceCount(t, "orders WHERE order_status = 'delivered'")
 	if len(w.rows) != count || w.checkpoints != 1 {
 		t.Fatalf("read %d rows with %d checkpoints; want %d rows and one checkpoint at the end", len(w.rows), w.checkpoints, count)
 	}

@@ -23,16 +23,9 @@ import (
 func installed(t *testing.T) (*host.Host, *ingest.Sink) {
 	t.Helper()
 	needPostgres(t)
-	if lake == nil {
-		t.Skip("needs the embedded stack (not in -short)")
-	}
-	ctx := context.Background()
+	sink := env.Sink(t)
 	h := host.New(stacktest.Logger(), t.TempDir(), host.DefaultConfig())
-	if _, err := h.Install(ctx, plugin); err != nil {
-		t.Fatal(err)
-	}
-	sink, err := ingest.Open(ctx, stacktest.Logger(), lake.CatalogURL())
-	if err != nil {
+	if _, err := h.Install(context.Background(), plugin); err != nil {
 		t.Fatal(err)
 	}
 	return h, sink

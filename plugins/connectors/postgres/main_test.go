@@ -9,14 +9,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lakehouse-go/lakehouse/lakehouse/stack"
 	"github.com/lakehouse-go/lakehouse/lakehouse/stack/stacktest"
 	"github.com/lakehouse-go/lakehouse/plugins/internal/gobuild"
 	"github.com/lakehouse-go/lakehouse/plugins/internal/olistpg"
 )
 
 var (
-	lake   *stack.Stack
+	env    stacktest.Env
 	dsn    string // the Olist database; empty when PostgreSQL is missing
 	skip   string // why the tests that need PostgreSQL skip
 	plugin string // the built lakehouse-postgres executable
@@ -24,44 +23,40 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(testMain(m))
+	os.Exit(stacktest.Run(m, &env, stacktest.Options{
+		Name:    "plugins-postgres-test",
+		Short:   testing.Short(),
+		Prepare: prepare,
+	}))
 }
 
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "plugins-postgres-test-")
+// prepare builds the plugin and starts PostgreSQL with the Olist sample,
+// also under -short: the connector's own tests need no stack.
+func prepare(ctx context.Context, env *stacktest.Env) error {
+	bins, err := gobuild.Build(ctx, env.Dir, "./cmd/lakehouse-postgres")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bins, err := gobuild.Build(context.Background(), dir, "./cmd/lakehouse-postgres")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	plugin = bins["lakehouse-postgres"]
-	pgDir := filepath.Join(dir, "pg")
+	pgDir := filepath.Join(env.Dir, "pg")
 	if err := os.Mkdir(pgDir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	var stop func() error
-	dsn, stop, err = olistpg.Start(context.Background(), pgDir)
+	dsn, stop, err = olistpg.Start(ctx, pgDir)
 	switch {
 	case errors.Is(err, olistpg.ErrNotInstalled) && os.Getenv("CI") != "true":
 		skip = "PostgreSQL is not installed (`go tool task tools:postgres` installs it): " + err.Error()
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "starting PostgreSQL with Olist:", err)
-		return 1
+		return fmt.Errorf("starting PostgreSQL with Olist: %w", err)
 	default:
-		defer stop()
+		env.Cleanup(stop)
 	}
-	if testing.Short() {
-		return m.Run()
-	}
-	return stacktest.Main(m, "plugins-postgres-lake-", &lake)
+	return nil
 }
 
+// needPostgres skips t without PostgreSQL; under CI=true TestMain has
+// failed instead.
 func needPostgres(t *testing.T) {
 	t.Helper()
 	if dsn == "" {
