@@ -45,6 +45,7 @@ var errorKinds = []errorKind{
 	{store.ErrNamespaceNotEmpty, http.StatusConflict, "NamespaceNotEmptyException"},
 	{store.ErrConflict, http.StatusConflict, "CommitFailedException"},
 	{store.ErrLeaseHeld, http.StatusConflict, "LeaseHeldException"},
+	{store.ErrNoSuchHalt, http.StatusNotFound, "NoSuchHaltException"},
 	{ErrCommitFailed, http.StatusConflict, "CommitFailedException"},
 	{ErrBadRequest, http.StatusBadRequest, "BadRequestException"},
 	{ErrIllegalArgument, http.StatusBadRequest, "IllegalArgumentException"},

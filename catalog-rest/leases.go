@@ -34,15 +34,16 @@ type leaseResponse struct {
 
 func leaseName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
-	if name == "" || len(name) > maxLeaseName || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", badRequest("Invalid lease name %q: 1 to %d characters, no control characters", name, maxLeaseName)
-	}
-	return name, nil
+	return name, checkName("lease name", name)
 }
 
-func validHolder(holder string) error {
-	if holder == "" || len(holder) > maxLeaseName || strings.IndexFunc(holder, unicode.IsControl) >= 0 {
-		return badRequest("Invalid lease holder %q: 1 to %d characters, no control characters", holder, maxLeaseName)
+func validHolder(holder string) error { return checkName("lease holder", holder) }
+
+// checkName refuses an empty, overlong or unprintable name of an extension
+// resource (a lease, a halt, their holders).
+func checkName(what, name string) error {
+	if name == "" || len(name) > maxLeaseName || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return badRequest("Invalid %s %q: 1 to %d characters, no control characters", what, name, maxLeaseName)
 	}
 	return nil
 }

@@ -212,6 +212,9 @@ func (s *Server) routes() http.Handler {
 		s.instrument("/v1/namespaces/{namespace}/tables/{table}/metrics", s.wrap(s.listMetricsReports)))
 	mux.Handle("POST "+leasesPath, s.instrument(leasesPath, s.wrap(s.acquireLease)))
 	mux.Handle("DELETE "+leasesPath, s.instrument(leasesPath, s.wrap(s.releaseLease)))
+	mux.Handle("GET "+haltsPath, s.instrument(haltsPath, s.wrap(s.listHalts)))
+	mux.Handle("PUT "+haltPath, s.instrument(haltPath, s.wrap(s.putHalt)))
+	mux.Handle("DELETE "+haltPath, s.instrument(haltPath, s.wrap(s.deleteHalt)))
 	// A known path with another method gets a 405 in Iceberg's error shape;
 	// anything else a 404 in the same shape.
 	for p := range paths {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lakehouse-go/lakehouse/catalog-rest/catalogtest"
+
 	catalogrest "github.com/lakehouse-go/lakehouse/catalog-rest"
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store"
 	"github.com/lakehouse-go/lakehouse/catalog-rest/store/sqlitestore"
@@ -22,27 +24,13 @@ import (
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	st, hs := catalogtest.Serve(t, "")
 	if err := st.CreateNamespace(ctx, store.Namespace{Levels: []string{"raw"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.CreateEntry(ctx, store.Entry{Kind: store.KindTable, Namespace: []string{"raw"}, Name: "orders", MetadataLocation: "s3://b/raw/orders/metadata/00000-x.metadata.json", Metadata: []byte(minimalMetadata)}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := catalogrest.New(slog.New(slog.DiscardHandler), nil, st, catalogrest.Config{Warehouse: "s3://b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
 	return hs
 }
 

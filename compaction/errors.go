@@ -15,8 +15,12 @@ var (
 	// (a delete touching its files, or its files replaced). Its output was
 	// removed; the next pass plans again on the new snapshot.
 	ErrConflict = errors.New("concurrent commit conflicts with rewrite")
-	// ErrHalted refuses work on a table halted for corrupt metadata.
+	// ErrHalted refuses work on a table halted for corrupt metadata; the
+	// halt is shared by every worker of the catalog (see Config.Halts)
+	// until Service.Resume lifts it.
 	ErrHalted = errors.New("table halted")
+	// ErrNotHalted answers Resume of a table that is not halted.
+	ErrNotHalted = errors.New("table not halted")
 	// ErrLeaseHeld means another worker maintains the table right now.
 	ErrLeaseHeld = errors.New("table lease held by another worker")
 	// ErrUnknownColumn refuses a policy naming a column the table lacks.

@@ -392,8 +392,8 @@ func TestCorruptMetadataHaltsTheTableInsteadOfRetrying(t *testing.T) {
 	if _, err := s.Run(ctx, ident); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("run on a missing manifest list: %v, want ErrCorrupt", err)
 	}
-	if s.Halted(ident) == nil {
-		t.Fatal("table not halted")
+	if err := s.Halted(ctx, ident); !errors.Is(err, ErrHalted) {
+		t.Fatalf("after the corrupt run: halted %v, want ErrHalted", err)
 	}
 	if _, err := s.Run(ctx, ident); !errors.Is(err, ErrHalted) {
 		t.Fatalf("second run: %v, want ErrHalted", err)
@@ -403,9 +403,15 @@ func TestCorruptMetadataHaltsTheTableInsteadOfRetrying(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, x := range st {
-		if Name(x.Table) == "exploration.broken" && x.Halted == nil {
-			t.Fatal("status does not show the halt")
+		if Name(x.Table) == "exploration.broken" && (x.Halt == nil || !errors.Is(x.Halted, ErrHalted)) {
+			t.Fatalf("status does not show the halt: %+v", x)
 		}
+	}
+	if _, err := s.Resume(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(ctx, ident); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("run after resume: %v, want ErrCorrupt again (the metadata is still broken)", err)
 	}
 }
 

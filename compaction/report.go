@@ -5,6 +5,9 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/lakehouse-go/lakehouse/compaction/health"
 )
 
 // HumanBytes writes n in the largest binary unit below it, e.g. "38.2MiB".
@@ -28,19 +31,31 @@ func WriteStatus(w io.Writer, sts []TableStatus) error {
 	for _, st := range sts {
 		why := strings.Join(st.Reasons, "; ")
 		switch {
+		case st.Halt != nil:
+			why = fmt.Sprintf("HALTED since %s by %s (lakehouse compact resume --table %s lifts it): %s",
+				st.Halt.Since.UTC().Format(time.RFC3339), st.Halt.Holder, st.Halt.Table, oneLine(st.Halt.Reason))
 		case st.Halted != nil:
-			why = "HALTED: " + st.Halted.Error()
+			why = "FAILED: " + oneLine(st.Halted.Error())
 		case st.Policy.Disabled:
 			why = "maintenance disabled by policy"
 		case why == "":
 			why = "-"
 		}
 		s := st.Stats
+		if st.Halted != nil && s == (health.Stats{}) {
+			// Not measured (a halt of a table outside the zones, a load
+			// that failed): zeros would read as an empty table.
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", Name(st.Table), why)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t%d\t%d\t%d\t%d\t%s\t%s\n", Name(st.Table), s.DataFiles, s.SmallFiles, s.DeleteFiles,
 			100*s.DeleteRatio(), s.Partitions, s.MaxFilesPerPart, s.Snapshots, s.Manifests, HumanBytes(s.DataBytes), why)
 	}
 	return tw.Flush()
 }
+
+// oneLine keeps a multi-line error on its row of the status table.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // WritePlan writes what Run would do to a table.
 func WritePlan(w io.Writer, pl Plan) {

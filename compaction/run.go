@@ -31,8 +31,8 @@ type Plan struct {
 // Plan works out what Run would do to ident, without changing anything.
 func (s *Service) Plan(ctx context.Context, ident table.Identifier) (Plan, error) {
 	pl := Plan{Table: ident}
-	if err := s.Halted(ident); err != nil {
-		return pl, fmt.Errorf("%w: %w", ErrHalted, err)
+	if err := s.Halted(ctx, ident); err != nil {
+		return pl, err
 	}
 	p, err := s.policyFor(ident)
 	if err != nil || p.Disabled {
@@ -52,7 +52,7 @@ func (s *Service) Plan(ctx context.Context, ident table.Identifier) (Plan, error
 	}
 	rp, err := planRewrite(ctx, tbl, p)
 	if err != nil {
-		return pl, s.halt(ident, err)
+		return pl, s.halt(ctx, ident, err)
 	}
 	if evolve && !sameFields(tbl.Spec(), want) && !rp.full {
 		// After the spec changes every current file is under an old spec.
@@ -155,8 +155,8 @@ func (s *Service) run(ctx context.Context, ident table.Identifier, b budget) (re
 		}
 		s.metrics.runs.WithLabelValues(Name(ident), "run", outcome).Inc()
 	}()
-	if err := s.Halted(ident); err != nil {
-		return rep, fmt.Errorf("%w: %w", ErrHalted, err)
+	if err := s.Halted(ctx, ident); err != nil {
+		return rep, err
 	}
 	p, err := s.policyFor(ident)
 	if err != nil || p.Disabled {
@@ -175,7 +175,7 @@ func (s *Service) run(ctx context.Context, ident table.Identifier, b budget) (re
 		}
 	}
 	if tbl, rep.Rewrite, err = s.rewritePasses(ctx, tbl, p, b); err != nil {
-		return rep, s.halt(ident, err)
+		return rep, s.halt(ctx, ident, err)
 	}
 	if rep.Rewrite.Op == "evolve" && rep.Rewrite.Committed > 0 {
 		// Evolution rewrites each old partition on its own: coarsening
@@ -183,7 +183,7 @@ func (s *Service) run(ctx context.Context, ident table.Identifier, b budget) (re
 		// a bin-pack pass now merges.
 		var more RewriteReport
 		if tbl, more, err = s.rewritePasses(ctx, tbl, p, b); err != nil {
-			return rep, s.halt(ident, err)
+			return rep, s.halt(ctx, ident, err)
 		}
 		more.Op = ""
 		rep.Rewrite.add(more)
@@ -208,7 +208,7 @@ func (s *Service) run(ctx context.Context, ident table.Identifier, b budget) (re
 	if _, err := s.Status(ctx, ident); err != nil {
 		errs = append(errs, err)
 	}
-	return rep, s.halt(ident, errors.Join(errs...))
+	return rep, s.halt(ctx, ident, errors.Join(errs...))
 }
 
 // maxRewritePasses bounds how often one Run plans again after a conflict.

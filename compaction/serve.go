@@ -61,6 +61,15 @@ func (s *Service) Serve(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("listing tables to maintain", "err", err)
 		}
+		// Halts made by any worker, or lifted by an operator, since the
+		// last poll count from this one.
+		halted, err := s.haltedTables(ctx, idents)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("reading the halted tables; maintaining none until they can be read", "err", err)
+			}
+			idents = nil
+		}
 		for _, ident := range idents {
 			if ctx.Err() != nil {
 				break
@@ -85,7 +94,7 @@ func (s *Service) Serve(ctx context.Context) error {
 					ts.firstChange = now
 				}
 			}
-			due := ts.due(now, sc) && s.Halted(ident) == nil
+			due := ts.due(now, sc) && !halted[name]
 			if due {
 				ts.running = true
 			}
@@ -120,6 +129,27 @@ func (s *Service) Serve(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// haltedTables reads the halted tables and sets the halted gauge of
+// idents and of every halted table, so that a halt made or lifted by
+// another worker shows here too.
+func (s *Service) haltedTables(ctx context.Context, idents []table.Identifier) (map[string]bool, error) {
+	hs, err := s.ListHalts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	halted := map[string]bool{}
+	for _, h := range hs {
+		halted[h.Table] = true
+		s.metrics.halted.WithLabelValues(h.Table).Set(1)
+	}
+	for _, ident := range idents {
+		if !halted[Name(ident)] {
+			s.metrics.halted.WithLabelValues(Name(ident)).Set(0)
+		}
+	}
+	return halted, nil
 }
 
 // serveOne measures and runs ident under its lease.

@@ -13,12 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/lakehouse-go/lakehouse/catalog-rest/internal/extclient"
 )
 
 // Errors of the client.
@@ -39,23 +39,15 @@ type Lease struct {
 }
 
 // Client talks to one catalog.
-type Client struct {
-	base string
-	hc   *http.Client
-}
+type Client struct{ ext extclient.Client }
 
 // NewClient returns a client of the catalog at catalogURL (e.g.
 // http://127.0.0.1:8181); hc nil means a client with a 30 s timeout.
 func NewClient(catalogURL string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &Client{base: strings.TrimRight(catalogURL, "/"), hc: hc}
+	return &Client{ext: extclient.New(catalogURL, hc)}
 }
 
-func (c *Client) url(name string) string {
-	return c.base + "/lakehouse/v1/leases/" + (&url.URL{Path: name}).EscapedPath()
-}
+func (c *Client) url(name string) string { return c.ext.URL("leases", name) }
 
 type acquireRequest struct {
 	Holder string `json:"holder"`
@@ -67,13 +59,6 @@ type leaseBody struct {
 	Holder  string    `json:"holder"`
 	Token   int64     `json:"token"`
 	Expires time.Time `json:"expires-at"`
-}
-
-type errorBody struct {
-	Error struct {
-		Message string `json:"message"`
-		Type    string `json:"type"`
-	} `json:"error"`
 }
 
 // Acquire claims name for holder for ttl, or renews holder's own lease.
@@ -109,35 +94,18 @@ func (c *Client) Release(ctx context.Context, l Lease) error {
 	return nil
 }
 
+// do sends req and decodes the answer into out (unless nil) when its
+// status is want.
 func (c *Client) do(req *http.Request, want int, out any) error {
-	resp, err := c.hc.Do(req)
-	if err != nil {
+	_, err := c.ext.Do(req, out, want)
+	var se *extclient.StatusError
+	switch {
+	case !errors.As(err, &se):
 		return err
+	case se.Status == http.StatusConflict && se.Type == "LeaseHeldException":
+		return fmt.Errorf("%s: %w", se.Message, ErrHeld)
+	case se.NotOffered():
+		return fmt.Errorf("catalog answered %s: %w", se.Line, ErrUnsupported)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("reading the catalog's answer: %w", err)
-	}
-	if resp.StatusCode != want {
-		var eb errorBody
-		msg := strings.TrimSpace(string(raw))
-		if json.Unmarshal(raw, &eb) == nil && eb.Error.Message != "" {
-			msg = eb.Error.Message
-		}
-		if resp.StatusCode == http.StatusConflict && eb.Error.Type == "LeaseHeldException" {
-			return fmt.Errorf("%s: %w", msg, ErrHeld)
-		}
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
-			return fmt.Errorf("catalog answered %s: %w", resp.Status, ErrUnsupported)
-		}
-		return fmt.Errorf("catalog answered %s: %s", resp.Status, msg)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decoding the catalog's answer: %w", err)
-	}
-	return nil
+	return err
 }

@@ -3,37 +3,19 @@ package lease_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	catalogrest "github.com/lakehouse-go/lakehouse/catalog-rest"
+	"github.com/lakehouse-go/lakehouse/catalog-rest/catalogtest"
+
 	"github.com/lakehouse-go/lakehouse/catalog-rest/lease"
-	"github.com/lakehouse-go/lakehouse/catalog-rest/store/sqlitestore"
 )
 
 // catalog starts a real catalog server over HTTP on a fresh SQLite store.
 func catalog(t *testing.T) string {
-	t.Helper()
-	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	srv, err := catalogrest.New(slog.New(slog.DiscardHandler), nil, st, catalogrest.Config{Warehouse: "s3://b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	_, hs := catalogtest.Serve(t, "")
 	return hs.URL
 }
 

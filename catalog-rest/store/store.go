@@ -26,6 +26,15 @@ var (
 	ErrConflict = errors.New("entry changed concurrently")
 	// ErrLeaseHeld means another holder has an unexpired lease of that name.
 	ErrLeaseHeld = errors.New("lease held by another holder")
+	// ErrNoSuchHalt means nothing of that name is halted.
+	ErrNoSuchHalt = errors.New("no such halt")
+	// ErrIncompatibleSchema refuses a database whose tables are not the
+	// ones its recorded schema version stands for (a development build
+	// that edited a released migration made it).
+	ErrIncompatibleSchema = errors.New("catalog database has an incompatible schema")
+	// ErrNewerSchema refuses a database migrated by a newer release than
+	// this one, whose schema this release cannot know.
+	ErrNewerSchema = errors.New("catalog database was made by a newer lakehouse")
 )
 
 // Separator joins namespace levels in keys; it is the unit separator that the
@@ -108,6 +117,19 @@ type Lease struct {
 	Expires time.Time
 }
 
+// Halt stops a service's work on a name (compaction of a table whose
+// metadata is corrupt) until an operator lifts it. It is kept next to the
+// leases so that every worker sharing the catalog respects it, across
+// restarts.
+type Halt struct {
+	Name   string
+	Reason string
+	// Holder names the worker that halted it.
+	Holder string
+	// Since is when it was recorded, by the store's clock.
+	Since time.Time
+}
+
 // Store is the catalog's durable state. Implementations must be safe for
 // concurrent use.
 type Store interface {
@@ -149,6 +171,16 @@ type Store interface {
 	// ReleaseLease ends holder's lease if it still has it with that token;
 	// releasing a lease one no longer holds is not an error.
 	ReleaseLease(ctx context.Context, name, holder string, token int64) error
+
+	// PutHalt records h (Since is the store's clock) unless h.Name is
+	// halted already; it returns the halt in force, and created true when
+	// it is h.
+	PutHalt(ctx context.Context, h Halt) (got Halt, created bool, err error)
+	// DeleteHalt lifts the halt of name and returns it; ErrNoSuchHalt when
+	// there is none.
+	DeleteHalt(ctx context.Context, name string) (Halt, error)
+	// ListHalts returns every halt, sorted by name.
+	ListHalts(ctx context.Context) ([]Halt, error)
 
 	Close() error
 }

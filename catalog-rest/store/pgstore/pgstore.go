@@ -96,6 +96,12 @@ var migrations = []string{
 	END $$;
 	CREATE TRIGGER entries_write_check BEFORE INSERT OR UPDATE OR DELETE ON entries
 		FOR EACH STATEMENT EXECUTE FUNCTION lakehouse_entries_write_check();`,
+	`CREATE TABLE halts (
+		name      text COLLATE "C" PRIMARY KEY,
+		reason    text NOT NULL,
+		holder    text NOT NULL,
+		halted_at timestamptz NOT NULL
+	);`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes migrations
@@ -161,7 +167,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("connecting to catalog database: %w", err)
 	}
 	s := &Store{pool: pool}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, o.logger); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -185,11 +191,15 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, logger *slog.Logger) error {
 	for {
-		applied, err := s.migrateStep(ctx)
+		applied, newer, err := s.migrateStep(ctx)
 		if err != nil {
 			return err
+		}
+		if newer > len(migrations) {
+			logger.Warn("catalog database schema is newer than this release knows; serving on it, as during a rolling deploy: upgrade this replica",
+				"schema_version", newer, "known", len(migrations))
 		}
 		if applied == 0 {
 			return nil
@@ -198,12 +208,12 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // migrateStep applies the next pending migration, if any, and returns its
-// version (0 when the schema is current). The advisory lock, held until the
+// version (0 when the schema is current), and the database's version when
+// it is newer than this release knows. The advisory lock, held until the
 // transaction ends, makes a second process wait and then see the new version.
-func (s *Store) migrateStep(ctx context.Context) (int, error) {
-	applied := 0
+func (s *Store) migrateStep(ctx context.Context) (applied, newer int, _ error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		applied = 0
+		applied, newer = 0, 0
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 			return fmt.Errorf("locking catalog migrations: %w", err)
 		}
@@ -219,6 +229,16 @@ func (s *Store) migrateStep(ctx context.Context) (int, error) {
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&version); err != nil {
 			return fmt.Errorf("reading schema version: %w", err)
 		}
+		// Before migrating further, and at the end: the tables the
+		// recorded migrations made must be there.
+		if err := verifyTables(ctx, tx, version); err != nil {
+			return err
+		}
+		if version > len(migrations) {
+			// A newer release's replica migrated it: run on, as during
+			// a rolling deploy (its migrations are additive).
+			newer = version
+		}
 		if version >= len(migrations) {
 			return nil
 		}
@@ -231,7 +251,7 @@ func (s *Store) migrateStep(ctx context.Context) (int, error) {
 		applied = version + 1
 		return nil
 	})
-	return applied, err
+	return applied, newer, err
 }
 
 // inTx runs fn in a READ COMMITTED transaction, again from the start when

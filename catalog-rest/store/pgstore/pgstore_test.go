@@ -1,10 +1,13 @@
 package pgstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -236,24 +239,96 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	assertMigratedOnce(t, dsn)
 }
 
+// connect opens a connection to the database at dsn, closed when t ends.
+func connect(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := conn.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return conn
+}
+
 // assertMigratedOnce checks that schema_version holds each version once.
 func assertMigratedOnce(t *testing.T, dsn string) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := conn.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	conn := connect(t, dsn)
 	var n, maxVersion int
 	if err := conn.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_version`).Scan(&n, &maxVersion); err != nil {
 		t.Fatal(err)
 	}
 	if n != pgstore.SchemaVersion || maxVersion != pgstore.SchemaVersion {
 		t.Fatalf("schema_version has %d rows up to %d, want versions 1 to %d once each", n, maxVersion, pgstore.SchemaVersion)
+	}
+}
+
+// exec runs statements on the database at dsn, as another build (or an
+// operator) would.
+func exec(t *testing.T, dsn string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn := connect(t, dsn)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func TestOpenRefusesADatabaseOfAnEarlyDevelopmentBuild(t *testing.T) {
+	dsn := newDatabase(t)
+	exec(t, dsn,
+		`CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO schema_version (version) VALUES (1), (2)`,
+		`CREATE TABLE namespaces (name text PRIMARY KEY, properties jsonb NOT NULL DEFAULT '{}')`,
+		`CREATE TABLE tables (namespace text NOT NULL, name text NOT NULL, metadata_location text NOT NULL)`,
+		`CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires timestamptz NOT NULL)`)
+	s, err := pgstore.Open(context.Background(), dsn)
+	if err == nil {
+		closeStore(t, s)
+		t.Fatal("Open accepted the database")
+	}
+	if !errors.Is(err, store.ErrIncompatibleSchema) {
+		t.Fatalf("got %v, want ErrIncompatibleSchema", err)
+	}
+	for _, m := range []string{"schema version 2", "table entries is missing", "table idempotency is missing", "incompatible development build", "fresh database"} {
+		if !strings.Contains(err.Error(), m) {
+			t.Errorf("error %q does not say %q", err, m)
+		}
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var version int
+	if err := conn.QueryRow(context.Background(), `SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != 2 {
+		t.Fatalf("schema version %d, %v after a refused Open; want 2, untouched", version, err)
+	}
+}
+
+func TestOpenServesASchemaANewerReplicaMigrated(t *testing.T) {
+	dsn := newDatabase(t)
+	closeStore(t, open(t, dsn))
+	exec(t, dsn, fmt.Sprintf(`INSERT INTO schema_version (version) VALUES (%d)`, pgstore.SchemaVersion+1))
+	// An older replica runs on during a rolling deploy, and says so.
+	var logged bytes.Buffer
+	s, err := pgstore.Open(context.Background(), dsn, pgstore.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateNamespace(context.Background(), store.Namespace{Levels: []string{"raw"}})
+	closeStore(t, s) // its background work logs too: read the log after
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "newer than this release knows") {
+		t.Fatalf("no warning of the newer schema in the log:\n%s", logged.String())
 	}
 }

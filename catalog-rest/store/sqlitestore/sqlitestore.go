@@ -54,6 +54,12 @@ var migrations = []string{
 		token      INTEGER NOT NULL,
 		expires_ms INTEGER NOT NULL
 	);`,
+	`CREATE TABLE halts (
+		name      TEXT PRIMARY KEY,
+		reason    TEXT NOT NULL,
+		holder    TEXT NOT NULL,
+		halted_ms INTEGER NOT NULL
+	);`,
 }
 
 // Store is a store.Store over one SQLite file.
@@ -64,7 +70,10 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the SQLite database at path and applies
-// pending migrations.
+// pending migrations. It refuses, naming path and the remedy, a database
+// whose schema is not what its recorded migrations make (an
+// ErrIncompatibleSchema of package store) or whose schema version is newer
+// than this release knows (ErrNewerSchema).
 func Open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -80,20 +89,34 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// would keep opening connections and re-running the pragmas.
 	db.SetMaxIdleConns(16)
 	s := &Store{db: db}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, path); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("creating schema_version: %w", err)
-	}
-	var version int
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&version)
+// migrate checks the schema the database has, applies the pending
+// migrations and checks the outcome.
+func (s *Store) migrate(ctx context.Context, path string) error {
+	version, err := s.schemaVersion(ctx)
 	if err != nil {
-		return fmt.Errorf("reading schema version: %w", err)
+		return fmt.Errorf("reading the schema version of catalog database %s: %w", path, err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("catalog database %s has schema version %d, and this lakehouse knows versions up to %d: "+
+			"run the release that made it, or move it aside (or start with a fresh state directory): %w",
+			path, version, len(migrations), store.ErrNewerSchema)
+	}
+	// Before migrating: a migration applied to tables it does not expect
+	// would fail with an obscure error, or change a database we refuse.
+	if err := s.verifySchema(ctx, path, version); err != nil {
+		return err
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_version in catalog database %s: %w", path, err)
 	}
 	for v := version; v < len(migrations); v++ {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -104,10 +127,22 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("applying catalog migration %d: %w", v+1, err)
+			return fmt.Errorf("applying migration %d to catalog database %s: %w", v+1, path, err)
 		}
 	}
-	return nil
+	return s.verifySchema(ctx, path, len(migrations))
+}
+
+// schemaVersion is the highest migration applied, 0 for a new database.
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	var tables int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&tables)
+	if err != nil || tables == 0 {
+		return 0, err
+	}
+	var version int
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&version)
+	return version, err
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"metrics reports are kept per table, newest first", testMetricsReports},
 		{"a lease is held by one holder until it expires or is released", testLeases},
 		{"concurrent holders racing for a free lease get it exactly once", testLeaseRace},
+		{"a halt is kept until deleted, and a second halt of the name keeps the first", testHalts},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -385,5 +386,57 @@ func testLeaseRace(t *testing.T, s store.Store) {
 	}
 	if len(winners) != 1 {
 		t.Fatalf("winners %v, want exactly one", winners)
+	}
+}
+
+func testHalts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	list := func() []store.Halt {
+		t.Helper()
+		hs, err := s.ListHalts(ctx)
+		must(t, err)
+		return hs
+	}
+	if hs := list(); len(hs) != 0 {
+		t.Fatalf("halts of a new store: %+v, want none", hs)
+	}
+	_, err := s.DeleteHalt(ctx, "compaction/raw.orders")
+	wantErr(t, err, store.ErrNoSuchHalt)
+
+	before := time.Now().Add(-time.Second)
+	first, created, err := s.PutHalt(ctx, store.Halt{Name: "compaction/raw.orders", Reason: "manifest list missing", Holder: "worker-a"})
+	must(t, err)
+	if !created || first.Name != "compaction/raw.orders" || first.Reason != "manifest list missing" || first.Holder != "worker-a" ||
+		first.Since.Before(before) || time.Since(first.Since) > time.Minute {
+		t.Fatalf("first halt: got %+v (created %v), want worker-a's, new, stamped now", first, created)
+	}
+	again, created, err := s.PutHalt(ctx, store.Halt{Name: "compaction/raw.orders", Reason: "other", Holder: "worker-b"})
+	must(t, err)
+	if created || again.Reason != first.Reason || again.Holder != "worker-a" || !again.Since.Equal(first.Since) {
+		t.Fatalf("second halt of the name: got %+v (created %v), want the first, %+v", again, created, first)
+	}
+	_, _, err = s.PutHalt(ctx, store.Halt{Name: "compaction/curated.sales", Reason: "bad\nmanifest", Holder: "worker-b"})
+	must(t, err)
+	hs := list()
+	if len(hs) != 2 || hs[0].Name != "compaction/curated.sales" || hs[0].Reason != "bad\nmanifest" ||
+		hs[1].Name != "compaction/raw.orders" || hs[1].Holder != "worker-a" || !hs[1].Since.Equal(first.Since) {
+		t.Fatalf("listed %+v, want curated.sales then raw.orders as recorded", hs)
+	}
+
+	lifted, err := s.DeleteHalt(ctx, "compaction/raw.orders")
+	must(t, err)
+	if lifted.Reason != "manifest list missing" || lifted.Holder != "worker-a" || !lifted.Since.Equal(first.Since) {
+		t.Fatalf("lifted %+v, want the first halt", lifted)
+	}
+	_, err = s.DeleteHalt(ctx, "compaction/raw.orders")
+	wantErr(t, err, store.ErrNoSuchHalt)
+	if hs := list(); len(hs) != 1 || hs[0].Name != "compaction/curated.sales" {
+		t.Fatalf("after lifting raw.orders: %+v, want curated.sales alone", hs)
+	}
+	// A lifted name can be halted again, afresh.
+	next, created, err := s.PutHalt(ctx, store.Halt{Name: "compaction/raw.orders", Reason: "again", Holder: "worker-c"})
+	must(t, err)
+	if !created || next.Reason != "again" || next.Holder != "worker-c" {
+		t.Fatalf("halt after a lift: got %+v (created %v), want worker-c's new one", next, created)
 	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"time"
 
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
@@ -23,6 +26,8 @@ commands:
   plan    show what run would do now (compact plan [--table <zone>.<table>])
   run     do the needed maintenance now (compact run [--table <zone>.<table>])
   serve   maintain the tables continuously until Ctrl-C
+  resume  lift the halt of a table whose metadata was corrupt, once repaired
+          (compact resume --table <zone>.<table>)
 
 Every command takes --catalog URL and --policy FILE (defaults without one;
 format: deploy/compaction.example.yaml).
@@ -33,7 +38,7 @@ type compactFlags struct {
 }
 
 func runCompact(ctx context.Context, logger *slog.Logger, args []string, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] != "status" && args[0] != "plan" && args[0] != "run" && args[0] != "serve") {
+	if len(args) == 0 || !slices.Contains([]string{"status", "plan", "run", "serve", "resume"}, args[0]) {
 		fmt.Fprint(os.Stderr, compactUsage)
 		return errUsage
 	}
@@ -42,8 +47,11 @@ func runCompact(ctx context.Context, logger *slog.Logger, args []string, stdout 
 	fs := flag.NewFlagSet("compact "+sub, flag.ContinueOnError)
 	fs.StringVar(&f.catalog, "catalog", envOr("LAKEHOUSE_CATALOG_URL", "http://127.0.0.1:8181"), "REST catalog URL (env LAKEHOUSE_CATALOG_URL)")
 	fs.StringVar(&f.policy, "policy", "", "compaction policy file (YAML); default policies without one")
-	if sub == "plan" || sub == "run" {
+	switch sub {
+	case "plan", "run":
 		fs.StringVar(&f.table, "table", "", "only this table (<zone>.<table>); default every table of the zones")
+	case "resume":
+		fs.StringVar(&f.table, "table", "", "the halted table (<zone>.<table>); required")
 	}
 	if sub == "serve" {
 		fs.StringVar(&f.metricsAddr, "metrics-addr", "127.0.0.1:9465", "serve the compaction gauges at http://ADDR/metrics (\"\" turns it off)")
@@ -59,6 +67,10 @@ func runCompact(ctx context.Context, logger *slog.Logger, args []string, stdout 
 			return errUsage
 		}
 		only = id
+	}
+	if sub == "resume" && only == nil {
+		fmt.Fprintln(os.Stderr, "lakehouse compact resume: --table <zone>.<table> is required")
+		return errUsage
 	}
 	set, err := policy.Load(f.policy)
 	if err != nil {
@@ -77,6 +89,8 @@ func runCompact(ctx context.Context, logger *slog.Logger, args []string, stdout 
 		return err
 	}
 	switch sub {
+	case "resume":
+		return resume(ctx, svc, only, stdout)
 	case "status":
 		sts, err := svc.StatusAll(ctx)
 		if werr := compaction.WriteStatus(stdout, sts); werr != nil {
@@ -100,13 +114,33 @@ func runCompact(ctx context.Context, logger *slog.Logger, args []string, stdout 
 	return svc.Serve(ctx)
 }
 
+// resume lifts the halt of ident and says what was lifted.
+func resume(ctx context.Context, svc *compaction.Service, ident table.Identifier, stdout io.Writer) error {
+	h, err := svc.Resume(ctx, ident)
+	if errors.Is(err, compaction.ErrNotHalted) {
+		return fmt.Errorf("%s: %w, nothing to lift (compact status shows the halted tables)", compaction.Name(ident), compaction.ErrNotHalted)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s: halt lifted; maintenance resumes on every worker\n  halted since %s by %s\n  reason: %s\n",
+		h.Table, h.Since.UTC().Format(time.RFC3339), h.Holder, h.Reason)
+	return err
+}
+
 // openCompaction connects a compaction service to the catalog at url.
 func openCompaction(ctx context.Context, logger *slog.Logger, reg prometheus.Registerer, url string, set *policy.Set) (*compaction.Service, error) {
 	cat, err := rest.NewCatalog(ctx, "lakehouse", url)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to catalog %s: %w", url, err)
 	}
-	return compaction.New(logger, reg, cat, compaction.Config{Policies: set, Leaser: compaction.NewCatalogLeaser(url, nil)})
+	return compaction.New(logger, reg, cat, compaction.Config{
+		Policies: set,
+		// Leases and halts live in the catalog, so that every worker on it
+		// (serve, up, a one-off run) shares them, across restarts.
+		Leaser: compaction.NewCatalogLeaser(url, nil),
+		Halts:  compaction.NewCatalogHalts(url, nil),
+	})
 }
 
 // compactEach calls do for only, or for every table of the zones; it

@@ -29,7 +29,7 @@ func commands() []command {
 		{"sql", "run a SQL statement on Trino and print the result", runSQL},
 		{"ingest", "land data: ingest files / run / status / backfill (pipelines in YAML)", runIngest},
 		{"plugin", "connector plugins: install / list / check / discover / run", runPlugin},
-		{"compact", "maintain zone tables: compact status / plan / run / serve (policies in YAML)", runCompact},
+		{"compact", "maintain zone tables: compact status / plan / run / serve / resume (policies in YAML)", runCompact},
 	}
 }
 
