@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
@@ -45,26 +46,26 @@ func writeOrdered(ctx context.Context, tbl *table.Table, g group, p policy.Polic
 	if err != nil {
 		return res, err
 	}
-	ordered := rec
+	wtbl := tbl
 	if perm != nil {
-		if ordered, err = take(ctx, rec, perm); err != nil {
-			return res, fmt.Errorf("ordering group %s: %w", g.key, err)
-		}
-		defer ordered.Release()
+		wtbl = writtenInOrder(tbl)
 	}
 	// A Parquet writer encodes on one core: a large group is written as
-	// consecutive runs of its ordered rows, one file per core at once.
+	// consecutive runs of its ordered rows, one file per core at once,
+	// each gathering its rows a batch at a time.
 	parts := max(1, min(writers, int(g.bytes/minSplitBytes)))
-	per := (ordered.NumRows() + int64(parts) - 1) / int64(parts)
+	per := (rec.NumRows() + int64(parts) - 1) / int64(parts)
 	files := make([][]iceberg.DataFile, parts)
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for i := range parts {
-		lo, hi := min(int64(i)*per, ordered.NumRows()), min(int64(i+1)*per, ordered.NumRows())
+		lo, hi := min(int64(i)*per, rec.NumRows()), min(int64(i+1)*per, rec.NumRows())
 		wg.Go(func() {
-			run := ordered.NewSlice(lo, hi)
-			defer run.Release()
-			for df, err := range table.WriteRecords(ctx, tbl, sc, chunks(run), table.WithTargetFileSize(int64(p.TargetFileSize))) {
+			batches := chunks(rec, lo, hi)
+			if perm != nil {
+				batches = gathered(ctx, rec, perm[lo:hi])
+			}
+			for df, err := range table.WriteRecords(ctx, wtbl, sc, batches, table.WithTargetFileSize(int64(p.TargetFileSize))) {
 				if err != nil {
 					errs[i] = err
 					return
@@ -141,16 +142,15 @@ func emptyColumns(sc *arrow.Schema) []arrow.Array {
 	return cols
 }
 
-// take reorders rec's rows by perm.
+// take gathers rec's rows at perm, in that order (a permutation of them,
+// or of a part).
 func take(ctx context.Context, rec arrow.RecordBatch, perm []int) (arrow.RecordBatch, error) {
-	b := array.NewInt64Builder(memory.DefaultAllocator)
-	b.Reserve(len(perm))
-	for _, i := range perm {
-		b.UnsafeAppend(int64(i))
-	}
-	idx := b.NewInt64Array()
-	b.Release()
-	defer idx.Release()
+	var idx arrow.Array // for Arrow's take kernel, built once if needed
+	defer func() {
+		if idx != nil {
+			idx.Release()
+		}
+	}()
 	cols := make([]arrow.Array, rec.NumCols())
 	release := func() {
 		for _, c := range cols {
@@ -160,6 +160,19 @@ func take(ctx context.Context, rec arrow.RecordBatch, perm []int) (arrow.RecordB
 		}
 	}
 	for i := range cols {
+		if c, ok := gatherVarBinary(rec.Column(i), perm); ok {
+			cols[i] = c
+			continue
+		}
+		if idx == nil {
+			b := array.NewInt64Builder(memory.DefaultAllocator)
+			b.Reserve(len(perm))
+			for _, row := range perm {
+				b.UnsafeAppend(int64(row))
+			}
+			idx = b.NewInt64Array()
+			b.Release()
+		}
 		c, err := compute.TakeArray(ctx, rec.Column(i), idx)
 		if err != nil {
 			release()
@@ -172,15 +185,110 @@ func take(ctx context.Context, rec arrow.RecordBatch, perm []int) (arrow.RecordB
 	return out, nil
 }
 
-// chunks yields rec in batches the writer takes ownership of.
-func chunks(rec arrow.RecordBatch) iter.Seq2[arrow.RecordBatch, error] {
+// gatherVarBinary gathers a string or binary column's rows at perm into
+// buffers sized once; ok is false for other types. Arrow's take kernel
+// grows its buffers by doubling as it goes, which on wide text columns
+// costs more than the copying itself.
+func gatherVarBinary(a arrow.Array, perm []int) (_ arrow.Array, ok bool) {
+	d := a.Data()
+	var bufs []*memory.Buffer
+	switch a.(type) {
+	case *array.String, *array.Binary:
+		offs, vals := gatherBytes(arrow.Int32Traits.CastFromBytes(d.Buffers()[1].Bytes()), d, perm)
+		bufs = []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes(vals)}
+	case *array.LargeString, *array.LargeBinary:
+		offs, vals := gatherBytes(arrow.Int64Traits.CastFromBytes(d.Buffers()[1].Bytes()), d, perm)
+		bufs = []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(offs)), memory.NewBufferBytes(vals)}
+	default:
+		return nil, false
+	}
+	nulls := 0
+	if a.NullN() > 0 {
+		valid := make([]byte, bitutil.BytesForBits(int64(len(perm))))
+		for k, row := range perm {
+			if a.IsValid(row) {
+				bitutil.SetBit(valid, k)
+			} else {
+				nulls++
+			}
+		}
+		bufs[0] = memory.NewBufferBytes(valid)
+	}
+	out := array.NewData(a.DataType(), len(perm), bufs, nil, nulls, 0)
+	defer out.Release()
+	return array.MakeFromData(out), true
+}
+
+// gatherBytes copies the values of d's rows at perm, given d's offsets
+// buffer, into new offsets and values sized once.
+func gatherBytes[O int32 | int64](offsets []O, d arrow.ArrayData, perm []int) ([]O, []byte) {
+	offsets = offsets[d.Offset():]
+	values := d.Buffers()[2].Bytes()
+	var size O
+	for _, row := range perm {
+		size += offsets[row+1] - offsets[row]
+	}
+	outOffs := make([]O, len(perm)+1)
+	outVals := make([]byte, size)
+	var at O
+	for k, row := range perm {
+		at += O(copy(outVals[at:], values[offsets[row]:offsets[row+1]]))
+		outOffs[k+1] = at
+	}
+	return outOffs, outVals
+}
+
+// chunks yields rec's rows lo to hi in batches the writer takes
+// ownership of.
+func chunks(rec arrow.RecordBatch, lo, hi int64) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
-		for lo := int64(0); lo < rec.NumRows(); lo += writeBatchRows {
-			if !yield(rec.NewSlice(lo, min(lo+writeBatchRows, rec.NumRows())), nil) {
+		for ; lo < hi; lo += writeBatchRows {
+			if !yield(rec.NewSlice(lo, min(lo+writeBatchRows, hi)), nil) {
 				return
 			}
 		}
 	}
+}
+
+// gathered yields rec's rows at perm, in that order, in batches the
+// writer takes ownership of. Gathering a batch at a time keeps the copy
+// in memory the heap reuses, instead of a second copy of the group.
+func gathered(ctx context.Context, rec arrow.RecordBatch, perm []int) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		for lo := 0; lo < len(perm); lo += writeBatchRows {
+			b, err := take(ctx, rec, perm[lo:min(lo+writeBatchRows, len(perm))])
+			if err != nil {
+				yield(nil, fmt.Errorf("ordering rows: %w", err))
+				return
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+	}
+}
+
+// writtenInOrder is tbl for writing rows compaction has ordered already:
+// iceberg-go's writer sorts every batch by the table's declared sort
+// order on its own, which on ordered rows changes nothing and costs a
+// sort and a copy of each batch. Its files are committed through tbl; a
+// table without the unsorted order (id 0) is returned as it is.
+func writtenInOrder(tbl *table.Table) *table.Table {
+	if tbl.SortOrder().IsUnsorted() {
+		return tbl
+	}
+	b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
+	if err != nil {
+		return tbl
+	}
+	if err := b.SetDefaultSortOrderID(table.UnsortedSortOrderID); err != nil {
+		return tbl
+	}
+	meta, err := b.Build()
+	if err != nil {
+		return tbl
+	}
+	return table.New(tbl.Identifier(), meta, tbl.MetadataLocation(), tbl.FS, nil)
 }
 
 // permutation is the row order the policy asks for; nil keeps rec's order.

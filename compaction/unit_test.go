@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,5 +324,49 @@ func TestGroupsSplitAfterConflictsKeepEnoughFilesEach(t *testing.T) {
 				t.Fatalf("partSizes = %v, want %v", got, tt.wantLength)
 			}
 		})
+	}
+}
+
+func TestTakeGathersStringsAndBinariesWithNullsFromSlicedColumns(t *testing.T) {
+	sb := array.NewStringBuilder(memory.DefaultAllocator)
+	lb := array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.LargeBinary)
+	for i := range 10 {
+		if i%3 == 0 {
+			sb.AppendNull()
+			lb.AppendNull()
+			continue
+		}
+		sb.Append(strings.Repeat(string(rune('a'+i)), i))
+		lb.Append([]byte{byte(i), byte(i)})
+	}
+	cols := []arrow.Array{sb.NewArray(), lb.NewArray()}
+	sb.Release()
+	lb.Release()
+	sc := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: "b", Type: arrow.BinaryTypes.LargeBinary, Nullable: true}}, nil)
+	whole := array.NewRecordBatch(sc, cols, 10)
+	for _, c := range cols {
+		c.Release()
+	}
+	defer whole.Release()
+	rec := whole.NewSlice(2, 10) // rows 2..9: the columns start at an offset
+	defer rec.Release()
+	perm := []int{7, 0, 1, 4, 3}
+	out, err := take(context.Background(), rec, perm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	s, b := out.Column(0).(*array.String), out.Column(1).(*array.LargeBinary)
+	inS, inB := rec.Column(0).(*array.String), rec.Column(1).(*array.LargeBinary)
+	if s.NullN() != 3 || b.NullN() != 3 {
+		t.Fatalf("nulls: %d and %d, want 3 and 3 (rows 1, 4 and 7 of the slice)", s.NullN(), b.NullN())
+	}
+	for k, row := range perm {
+		if s.IsNull(k) != inS.IsNull(row) || s.Value(k) != inS.Value(row) {
+			t.Fatalf("string %d = %q (null %v), want row %d's %q (null %v)", k, s.Value(k), s.IsNull(k), row, inS.Value(row), inS.IsNull(row))
+		}
+		if b.IsNull(k) != inB.IsNull(row) || string(b.Value(k)) != string(inB.Value(row)) {
+			t.Fatalf("binary %d = %v, want row %d's %v", k, b.Value(k), row, inB.Value(row))
+		}
 	}
 }

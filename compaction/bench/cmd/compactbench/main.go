@@ -51,7 +51,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "Markdown file whose compactbench section is replaced (\"\": print only)")
-	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of our compaction here")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of our compaction here (the first scenario's; the next ones' beside it, named -2, -3, …)")
 	flag.IntVar(&c.files, "files", 2000, "small data files in each copy")
 	flag.IntVar(&c.rows, "rows", 5_000_000, "rows at least (generator events)")
 	flag.IntVar(&c.runs, "runs", 5, "timed rounds of each query before and after; the median counts")
@@ -148,8 +148,9 @@ func run(ctx context.Context, logger *slog.Logger, c config) error {
 	}
 	for i, sc := range scens {
 		cc := c
-		if i > 0 { // the profile is of the first scenario's compaction
-			cc.cpuprofile = ""
+		if i > 0 && c.cpuprofile != "" { // one profile per scenario: x.pprof, x-2.pprof, …
+			ext := filepath.Ext(c.cpuprofile)
+			cc.cpuprofile = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(c.cpuprofile, ext), i+1, ext)
 		}
 		if err := sc.measure(ctx, sink, svc, q, cc); err != nil {
 			return fmt.Errorf("%s: %w", sc.title, err)
