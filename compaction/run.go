@@ -205,7 +205,8 @@ func (s *Service) run(ctx context.Context, ident table.Identifier, b budget) (re
 	for _, e := range rep.Rewrite.Failed {
 		errs = append(errs, e)
 	}
-	if _, err := s.Status(ctx, ident); err != nil {
+	// The run began by checking the halts; measuring needs no second look.
+	if _, err := s.status(ctx, ident, nil); err != nil {
 		errs = append(errs, err)
 	}
 	return rep, s.halt(ctx, ident, errors.Join(errs...))
